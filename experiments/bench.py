@@ -1,0 +1,175 @@
+"""Throughput of the pmap-ed steps for a model and batch size, as JSON.
+
+    python -m experiments.bench --model=resnet56 --batch_sizes=64,256 \
+        --output=experiments/results/bench_cpu.json
+
+Modes: 'train' (dense train step), 'masked' (masked train step), 'eval', and
+'search' (the Lottery-Jackpot score-search step at 90% sparsity). Each mode
+reports compile time, ms/step (median of timed steps), images/s and peak
+device memory where the backend reports it. Data are synthetic uint8 images
+held on the device, so the figures measure the step, not the input pipeline.
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+from jaxprune import data as data_lib
+from jaxprune import masks as masks_lib
+from jaxprune import models
+from jaxprune import sources
+from jaxprune import steps as steps_lib
+from jaxprune import train
+
+flags.DEFINE_string('model', 'resnet56', 'Registered model name.')
+flags.DEFINE_list('batch_sizes', ['64', '256'], 'Global batch sizes.')
+flags.DEFINE_list('modes', ['train', 'eval'],
+                  'Any of train, masked, eval, search.')
+flags.DEFINE_integer('steps', 20, 'Timed steps per measurement.')
+flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
+flags.DEFINE_integer('num_classes', 10, 'Classes of the synthetic data.')
+flags.DEFINE_string('output', '', 'JSON file to write (default: stdout only).')
+FLAGS = flags.FLAGS
+
+
+def synthetic_dataset(input_shape, num_classes, n):
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (n, *input_shape), dtype=np.uint8)
+  labels = rng.integers(0, num_classes, n).astype(np.int32)
+  c = input_shape[-1]
+  return data_lib.ArrayDataset(
+      train_images=images, train_labels=labels, test_images=images,
+      test_labels=labels, num_classes=num_classes,
+      class_names=tuple(str(i) for i in range(num_classes)),
+      mean=(0.5,) * c, std=(0.25,) * c, augment=True, name='synthetic')
+
+
+def peak_memory():
+  stats = jax.local_devices()[0].memory_stats()
+  if not stats:
+    return None
+  return stats.get('peak_bytes_in_use')
+
+
+def time_calls(fn, steps, warmup):
+  t0 = time.perf_counter()
+  out = fn()
+  jax.block_until_ready(out)
+  compile_s = time.perf_counter() - t0
+  for _ in range(warmup):
+    jax.block_until_ready(fn())
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    jax.block_until_ready(fn())
+    times.append(time.perf_counter() - t)
+  return compile_s, statistics.median(times)
+
+
+def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
+  spec = models.get_spec(model_name)
+  model = models.create_model(model_name, num_classes,
+                              axis_name=steps_lib.AXIS_NAME)
+  shape = spec.input_shape
+  n_dev = jax.local_device_count()
+  ds = synthetic_dataset(shape, num_classes, max(2 * batch_size, 512))
+  source = sources.ArraySource(ds, batch_size, batch_size, n_dev, 0)
+  params, batch_stats = train.init_variables(model, shape, 0)
+  tx, _ = train.build_optimizer(
+      _Cfg(), source.steps_per_epoch, 10, 0.1, 'cosine')
+  train_data, eval_data = source.device_data()
+  ids = next(source.train_inputs(0))
+  context = {'epoch': np.int32(0), 'aug_rng': jax.random.key(1),
+             'rng': jax.random.key(2)}
+  if mode in ('train', 'masked'):
+    if mode == 'train':
+      param_map, frozen = steps_lib.dense_param_map(), None
+    else:
+      from jaxprune.jackpot import optim as jp_optim  # pylint: disable=g-import-not-at-top
+      _, m, _ = jp_optim.magnitude_init(params, 0.9)
+      full = masks_lib.ones_like(params)
+      from jaxprune.jackpot import prunable  # pylint: disable=g-import-not-at-top
+      frozen = {'masks': prunable.scatter(full, m)}
+      param_map = steps_lib.masked_param_map()
+    state = steps_lib.create_train_state(params, batch_stats, tx, frozen)
+    p = steps_lib.pmap_train_step(model=model, tx=tx, param_map=param_map,
+                                  prepare_batch=source.prepare_batch)
+    holder = [state]
+
+    def call():
+      holder[0], metrics = p(holder[0], train_data, ids, context)
+      return metrics
+  elif mode == 'search':
+    from jaxprune.jackpot import search  # pylint: disable=g-import-not-at-top
+    state, tx_s, param_map = search.create_search_state(
+        params, batch_stats, sparsity=0.9, learning_rate=0.1,
+        weight_decay=5e-4, epochs=10,
+        steps_per_epoch=source.steps_per_epoch)
+    p = steps_lib.pmap_train_step(model=model, tx=tx_s, param_map=param_map,
+                                  prepare_batch=source.prepare_batch)
+    holder = [state]
+
+    def call():
+      holder[0], metrics = p(holder[0], train_data, ids, context)
+      return metrics
+  elif mode == 'eval':
+    state = steps_lib.create_train_state(params, batch_stats, tx)
+    p = steps_lib.pmap_eval_step(model=model,
+                                 param_map=steps_lib.dense_param_map(),
+                                 prepare_batch=source.prepare_batch)
+    inputs = next(source.eval_inputs())
+
+    def call():
+      return p(state, eval_data, inputs)
+  else:
+    raise ValueError(f'unknown mode {mode!r}')
+  compile_s, step_s = time_calls(call, steps, warmup)
+  return {'model': model_name, 'mode': mode, 'batch_size': batch_size,
+          'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
+          'images_per_s': round(batch_size / step_s, 1),
+          'peak_memory_bytes': peak_memory()}
+
+
+class _Cfg(dict):
+  momentum = 0.9
+  weight_decay = 1e-4
+  schedule = 'cosine'
+
+
+def main(argv):
+  del argv
+  dev = jax.local_devices()[0]
+  rows = []
+  for bs in FLAGS.batch_sizes:
+    for mode in FLAGS.modes:
+      row = bench_one(FLAGS.model, int(bs), mode, FLAGS.steps, FLAGS.warmup,
+                      FLAGS.num_classes)
+      print(json.dumps(row), flush=True)
+      rows.append(row)
+  report = {'machine': {'device_kind': dev.device_kind,
+                        'platform': dev.platform,
+                        'device_count': jax.local_device_count(),
+                        'host_cpus': os.cpu_count(),
+                        'processor': platform.processor() or platform.machine(),
+                        'jax': jax.__version__},
+            'results': rows}
+  if FLAGS.output:
+    existing = []
+    if os.path.exists(FLAGS.output):
+      with open(FLAGS.output) as f:
+        existing = json.load(f)
+      existing = existing if isinstance(existing, list) else [existing]
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+    with open(FLAGS.output, 'w') as f:
+      json.dump(existing + [report], f, indent=2)
+
+
+if __name__ == '__main__':
+  app.run(main)
