@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -79,8 +80,9 @@ def check_workdir(workdir: str, config_dict: dict) -> dict | None:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
+  """Saves host copies of ``state`` (replicated, so any copy is the state)."""
   mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state),
+      state=ocp.args.StandardSave(jax.device_get(state)),
       meta=ocp.args.JsonSave(_canonical(meta))))
   mngr.wait_until_finished()
 
@@ -95,10 +97,12 @@ def restore_latest(mngr: ocp.CheckpointManager, target_state):
   step = mngr.latest_step()
   if step is None:
     return None
-  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
+  target = jax.tree.map(
+      lambda x: np.zeros(np.shape(x), np.asarray(x).dtype)
+      if hasattr(x, 'shape') else x, jax.device_get(target_state))
   try:
     restored = mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
   except Exception as e:  # orbax raises many types for unreadable files
     raise ValueError(f'cannot restore checkpoint {mngr.directory}/{step}: '
                      f'{type(e).__name__}: {e}') from e

@@ -27,6 +27,7 @@ from typing import Any, Callable, NamedTuple
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxprune import masks as masks_lib
@@ -160,6 +161,18 @@ def eval_step_body(state: TrainState, data, inputs, *, model,
   if axis_name is not None:
     sums = jax.lax.psum(sums, axis_name)
   return sums
+
+
+def replicate(tree, num_devices: int):
+  """Places ``tree`` replicated on the first ``num_devices`` local devices.
+
+  This is the sharding pmap gives its ``out_axes=None`` outputs, so a state
+  placed this way is not re-placed (nor the step recompiled) after a step.
+  """
+  mesh = jax.sharding.Mesh(np.asarray(jax.local_devices()[:num_devices]),
+                           (AXIS_NAME,))
+  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  return jax.device_put(tree, sharding)
 
 
 def pmap_train_step(**static) -> Callable:

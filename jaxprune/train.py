@@ -53,8 +53,18 @@ def load_data(config):
   return data_lib.load_dataset(config.dataset, **options)
 
 
+def num_devices_of(config) -> int:
+  """config.num_devices (0: all local devices), checked against what exists."""
+  available = jax.local_device_count()
+  wanted = config.get('num_devices', 0) or available
+  if wanted > available:
+    raise ValueError(f'config.num_devices={wanted} but only {available} '
+                     'local devices exist')
+  return wanted
+
+
 def build_source(config, dataset, num_devices: int | None = None):
-  num_devices = num_devices or jax.local_device_count()
+  num_devices = num_devices or num_devices_of(config)
   return sources.ArraySource(dataset, batch_size=config.batch_size,
                              eval_batch_size=config.eval_batch_size,
                              num_devices=num_devices, seed=config.seed,
@@ -127,7 +137,7 @@ def validate_config(config) -> None:
   if config.schedule not in optim.SCHEDULES:
     raise ValueError(f'unknown schedule {config.schedule!r}; '
                      f'known: {optim.SCHEDULES}')
-  sources.check_batch_size(config.batch_size, jax.local_device_count())
+  sources.check_batch_size(config.batch_size, num_devices_of(config))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,

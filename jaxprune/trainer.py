@@ -101,9 +101,12 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
                                       prepare_batch=source.prepare_batch)
   p_eval = steps_lib.pmap_eval_step(model=model, param_map=param_map,
                                     prepare_batch=source.prepare_batch)
-  train_data, eval_data = source.device_data()
+  state = steps_lib.replicate(state, source.num_devices)
+  train_data, eval_data = steps_lib.replicate(source.device_data(),
+                                              source.num_devices)
   root_key = jax.random.key(seed)
-  aug_rng, step_rng = jax.random.split(root_key)
+  aug_rng, step_rng = steps_lib.replicate(jax.random.split(root_key),
+                                          source.num_devices)
   writer = metric_writer.MetricWriter(workdir, tensorboard=tensorboard)
   t_start = time.time()
   try:

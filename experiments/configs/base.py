@@ -32,6 +32,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   # averages the running statistics after every step.
   config.sync_bn = True
   config.seed = 0
+  config.num_devices = 0  # 0: all local devices
   config.checkpoint_every_epochs = 1
   config.tensorboard = True
   return config
