@@ -92,11 +92,9 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
     if mode == 'train':
       param_map, frozen = steps_lib.dense_param_map(), None
     else:
-      from jaxprune.jackpot import optim as jp_optim  # pylint: disable=g-import-not-at-top
-      _, m, _ = jp_optim.magnitude_init(params, 0.9)
-      full = masks_lib.ones_like(params)
-      from jaxprune.jackpot import prunable  # pylint: disable=g-import-not-at-top
-      frozen = {'masks': prunable.scatter(full, m)}
+      from jaxprune import jackpot  # pylint: disable=g-import-not-at-top
+      _, m, _ = jackpot.magnitude_init(params, 0.9)
+      frozen = {'masks': jackpot.scatter(masks_lib.ones_like(params), m)}
       param_map = steps_lib.masked_param_map()
     state = steps_lib.create_train_state(params, batch_stats, tx, frozen)
     p = steps_lib.pmap_train_step(model=model, tx=tx, param_map=param_map,
@@ -108,7 +106,7 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
       return metrics
   elif mode == 'search':
     from jaxprune.jackpot import search  # pylint: disable=g-import-not-at-top
-    state, tx_s, param_map = search.create_search_state(
+    state, tx_s, param_map, _, _ = search.create_search_state(
         params, batch_stats, sparsity=0.9, learning_rate=0.1,
         weight_decay=5e-4, epochs=10,
         steps_per_epoch=source.steps_per_epoch)

@@ -1,0 +1,18 @@
+"""Score-search fields (lottery_jackpots.md §2.6, CIFAR column)."""
+
+import ml_collections
+
+
+def get_jackpot_config() -> ml_collections.ConfigDict:
+  jp = ml_collections.ConfigDict()
+  jp.sparsity = 0.9
+  jp.epochs = 30
+  jp.batch_size = 256
+  jp.learning_rate = 0.1
+  jp.weight_decay = 5e-4  # on the scores; 1e-4 on ImageNet
+  jp.layerwise = 'global'  # per-layer counts from one global |W| threshold
+  jp.pruned_value = 0.99  # initial score of pruned weights (0.95: 2021 code)
+  jp.rate = 'constant'  # short-restriction rate: 'constant' (1.0) or 'decay'
+  jp.tie_rule = 'skip_layer'  # or 'index'
+  jp.pretrained_torch = ''  # official PyTorch checkpoint to import instead
+  return jp
