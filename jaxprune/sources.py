@@ -141,3 +141,47 @@ class ArraySource:
     if 'mask' in inputs:
       batch['mask'] = inputs['mask']
     return batch
+
+
+class StreamingSource:
+  """Adapts :class:`jaxprune.data.StreamingData` (tf.data) to the train loop.
+
+  Batches arrive preprocessed and already shaped (devices, per_device, ...),
+  so ``prepare_batch`` only drops the fields the step does not use. An epoch
+  is ``steps_per_epoch`` batches of the repeating training stream. On resume
+  the stream restarts from its seed, so a resumed streaming run sees a
+  different (equally distributed) data order than an uninterrupted one; the
+  in-memory :class:`ArraySource` resumes exactly.
+  """
+
+  def __init__(self, streaming):
+    self.streaming = streaming
+    self.num_devices = streaming.num_devices
+    self.batch_size = streaming.global_batch
+    self._train_iter = None
+
+  input_shape = property(lambda self: tuple(self.streaming.image_shape))
+  num_classes = property(lambda self: int(self.streaming.num_classes))
+  num_train = property(lambda self: int(self.streaming.num_train))
+  num_test = property(lambda self: int(self.streaming.num_eval))
+  steps_per_epoch = property(lambda self: int(self.streaming.steps_per_epoch))
+
+  def device_data(self):
+    return {}, {}
+
+  def train_inputs(self, epoch: int):
+    del epoch
+    if self._train_iter is None:
+      self._train_iter = self.streaming.train_iterator()
+    for _ in range(self.steps_per_epoch):
+      batch = next(self._train_iter)
+      yield {'image': batch['image'], 'label': batch['label']}
+
+  def eval_inputs(self):
+    for batch in self.streaming.eval_iterator():
+      yield {'image': batch['image'], 'label': batch['label'],
+             'mask': batch['mask']}
+
+  def prepare_batch(self, data, inputs, context, train: bool):
+    del data, context, train
+    return dict(inputs, image=inputs['image'].astype('float32'))

@@ -45,7 +45,14 @@ def parse_widths(widths_json: str):
 
 
 def load_data(config):
+  """The dataset of ``config`` (arrays, or a stream for ImageNet)."""
   options = {}
+  if config.dataset == 'imagenet2012':
+    return data_lib.load_dataset(
+        'imagenet2012', data_dir=config.data_dir or None,
+        manual_dir=config.get('manual_dir') or config.data_dir or None,
+        global_batch=config.batch_size, num_devices=num_devices_of(config),
+        seed=config.seed)
   if config.get('data_path'):
     options['path'] = config.data_path
   if config.get('data_dir'):
@@ -64,7 +71,10 @@ def num_devices_of(config) -> int:
 
 
 def build_source(config, dataset, num_devices: int | None = None):
+  """An on-device ArraySource for array datasets, else a StreamingSource."""
   num_devices = num_devices or num_devices_of(config)
+  if isinstance(dataset, data_lib.StreamingData):
+    return sources.StreamingSource(dataset)
   return sources.ArraySource(dataset, batch_size=config.batch_size,
                              eval_batch_size=config.eval_batch_size,
                              num_devices=num_devices, seed=config.seed,
