@@ -103,6 +103,12 @@ def test_pipeline_end_to_end_and_resume_with_other_sparsity(tmp_path):
     assert layer['pruned'] == layer['target_pruned']
   assert 0.88 < results['overall_sparsity'] < 0.9
   assert results['jackpot']['flops_nonzero'] < results['baseline']['flops']
+  overlap = results['mask_overlap']
+  assert set(overlap) == {'magnitude', 'random', 'l1_filter', 'snip', 'grasp',
+                          'synflow'}
+  assert all(0.0 <= row['overall'] <= 1.0 for row in overlap.values())
+  assert (tmp_path / 'overlap_heatmap.png').stat().st_size > 0
+  assert 'overlap' in (tmp_path / 'overlap.md').read_text()
   other = _small_config()
   other.jackpot.sparsity = 0.95
   with pytest.raises(checkpoint.WorkdirConflictError,

@@ -15,4 +15,8 @@ def get_jackpot_config() -> ml_collections.ConfigDict:
   jp.rate = 'constant'  # short-restriction rate: 'constant' (1.0) or 'decay'
   jp.tie_rule = 'skip_layer'  # or 'index'
   jp.pretrained_torch = ''  # official PyTorch checkpoint to import instead
+  # Mask-overlap study after the search: magnitude, random, L1-filter, SNIP,
+  # GraSP and SynFlow masks at the same per-layer counts vs the jackpot mask.
+  jp.overlap_study = True
+  jp.overlap_examples = 256  # examples scoring SNIP/GraSP
   return jp

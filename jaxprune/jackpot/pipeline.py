@@ -77,6 +77,27 @@ def _layer_report(counts, masks, initial_masks) -> dict[str, dict[str, Any]]:
   return out
 
 
+def overlap_study(config, dataset, source, params, batch_stats, counts,
+                  jackpot_masks, out_dir: str) -> dict[str, Any]:
+  """Masks of six criteria at the jackpot's per-layer counts vs the jackpot.
+
+  Writes ``overlap.md`` and ``overlap_heatmap.png`` to ``out_dir`` and returns
+  the table (per layer and overall ``|keep_A & keep_J| / |keep_J|``).
+  """
+  from jaxprune import overlap  # pylint: disable=g-import-not-at-top
+  model = models.create_model(config.model, dataset.num_classes,
+                              train.parse_widths(config.widths))
+  n = min(config.jackpot.overlap_examples, source.num_train)
+  data, _ = source.device_data()
+  batch = source.prepare_batch(data, {'ids': np.arange(n)}, None, False)
+  masks = overlap.all_masks(params, batch_stats, model, counts,
+                            [(batch['image'], batch['label'])],
+                            jax.random.key(config.seed), source.input_shape)
+  table = overlap.overlap_table(masks, jackpot_masks)
+  overlap.write_overlap_report(table, out_dir)
+  return table.as_dict()
+
+
 def run_jackpot(config, workdir: str) -> dict[str, Any]:
   """Runs the whole jackpot pipeline of ``config`` in ``workdir``."""
   t0 = time.time()
@@ -173,6 +194,10 @@ def run_jackpot(config, workdir: str) -> dict[str, Any]:
       'per_layer': layers, **train.device_info(),
       'total_wall_time_s': time.time() - t0, 'config': full_dict,
   }
+  if jp.overlap_study:
+    results['mask_overlap'] = overlap_study(
+        config, dataset, source, params, batch_stats, setup.prune_counts,
+        final_masks, workdir)
   results['summary'] = {
       'model': config.model, 'dataset': config.dataset,
       'sparsity': results['overall_sparsity'],
@@ -183,6 +208,8 @@ def run_jackpot(config, workdir: str) -> dict[str, Any]:
       'weights_updated': not frozen_ok,
       'masks_changed_vs_magnitude': sum(
           v['changed_vs_magnitude'] for v in layers.values()),
+      'overlap_with_jackpot': {k: v['overall'] for k, v in results.get(
+          'mask_overlap', {}).items()},
   }
   train.write_json(os.path.join(workdir, 'results.json'), results)
   logging.info('jackpot: %s', results['summary'])
