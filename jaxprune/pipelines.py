@@ -1,0 +1,315 @@
+"""Pruning pipelines selected by ``config.pipeline`` (experiments/main.py).
+
+``get_pipeline(name)`` returns a runner ``(config, workdir) -> results`` whose
+results dict has a ``'summary'`` entry for printing. Registered:
+
+* ``'rethinking'`` (rethinking.md §2): per seed, train the large model
+  (``baseline``; with Network Slimming the ``lambda*sign(gamma)`` subgradient
+  is added), prune it (``config.method``: 'l1_norm', 'slimming', 'magnitude',
+  or the baselines 'uniform' / 'random_channel'), evaluate the pruned model,
+  fine-tune it (``finetune``: ``config.finetune_epochs`` at
+  ``config.finetune_lr``, constant LR), train the pruned architecture from
+  scratch for the same epochs (``scratch_e``) and for the same FLOPs budget
+  (``scratch_b``, :func:`jaxprune.scratch.scratch_b_epochs`). Structured
+  methods physically prune (:func:`jaxprune.surgery.compact`); magnitude
+  pruning keeps its masks fixed in every later stage (masked training), the
+  scratch stages use the sparsity-aware init ``N(0, sqrt(2/(nnz/C_in)))``,
+  and FLOPs count non-zero conv weights after the mask. Every stage runs
+  through :func:`jaxprune.train.run_stage` in its own directory
+  (``workdir[/seed{i}]/{baseline,finetune,scratch_e,scratch_b}``), so a rerun
+  resumes. ``results.json`` holds per-seed params, FLOPs and best/last
+  accuracy per stage and, over ``config.seeds`` seeds, mean and std.
+
+Config fields read (besides the base ones): ``method``, ``prune_ratio``,
+``l1_target`` (a name of :data:`jaxprune.criteria.L1_TARGETS`) or
+``l1_ratios`` (JSON ``{layer_id: p}``), ``l1_stage_ratios`` (JSON list),
+``l1_skip`` (JSON list), ``sparsity_lambda``, ``finetune_epochs``,
+``finetune_lr``, ``scratch_b_rule`` ('cifar' | 'imagenet'),
+``scratch_b_max_epochs`` (0: no cap; only for quick runs), ``seeds``,
+``baseline_checkpoint`` (a stage dir holding a trained large model's
+checkpoint to start from instead of training one), ``stages`` (subset of
+'finetune,scratch_e,scratch_b' to run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable
+
+from absl import logging
+import jax
+import numpy as np
+import optax
+
+from jaxprune import checkpoint as ckpt_lib
+from jaxprune import criteria
+from jaxprune import flops as flops_lib
+from jaxprune import models
+from jaxprune import scratch
+from jaxprune import steps as steps_lib
+from jaxprune import surgery
+from jaxprune import train
+from jaxprune import trainer
+
+_PIPELINES: dict[str, Callable] = {}
+
+STRUCTURED = ('l1_norm', 'slimming', 'uniform', 'random_channel')
+UNSTRUCTURED = ('magnitude',)
+STAGES = ('finetune', 'scratch_e', 'scratch_b')
+
+
+def register_pipeline(name: str, fn: Callable) -> Callable:
+  if name in _PIPELINES:
+    raise ValueError(f'pipeline {name!r} is already registered')
+  _PIPELINES[name] = fn
+  return fn
+
+
+def get_pipeline(name: str) -> Callable:
+  try:
+    return _PIPELINES[name]
+  except KeyError:
+    raise ValueError(f'unknown pipeline {name!r}; known pipelines: '
+                     f'{", ".join(sorted(_PIPELINES))}') from None
+
+
+def _json(config, field, default):
+  value = config.get(field, '')
+  if value in ('', None):
+    return default
+  return json.loads(value) if isinstance(value, str) else value
+
+
+def _prune(config, model_name, widths, params, batch_stats):
+  """-> (keep or None, masks or None, new_widths, params, batch_stats)."""
+  method = config.method
+  ratio = config.get('prune_ratio', 0.0)
+  if method in UNSTRUCTURED:
+    masks = criteria.global_magnitude_masks(params, ratio)
+    return None, masks, widths, params, batch_stats
+  if method == 'l1_norm':
+    target = config.get('l1_target', '')
+    if target:
+      keep = criteria.l1_filter_channel_keep(params, model_name,
+                                             target=target)
+    else:
+      ratios = {int(k): v for k, v in _json(config, 'l1_ratios', {}).items()}
+      keep = criteria.l1_filter_channel_keep(
+          params, model_name, ratios=ratios or None,
+          stage_ratios=_json(config, 'l1_stage_ratios', None),
+          skip=_json(config, 'l1_skip', []))
+  elif method == 'slimming':
+    keep = criteria.slimming_channel_keep(params, model_name, ratio)
+  elif method == 'uniform':
+    keep = criteria.uniform_channel_keep(params, model_name, ratio)
+  elif method == 'random_channel':
+    keep = criteria.random_channel_keep(params, model_name, ratio,
+                                        seed=config.seed)
+  else:
+    raise ValueError(f'unknown pruning method {method!r}; known: '
+                     f'{STRUCTURED + UNSTRUCTURED}')
+  new_widths, new_params, new_stats = surgery.compact(
+      model_name, widths, params, batch_stats, keep)
+  return keep, None, new_widths, new_params, new_stats
+
+
+def _evaluate(model, source, params, batch_stats, masks=None):
+  """Test metrics of (params, batch_stats) without training."""
+  if masks is None:
+    param_map = steps_lib.dense_param_map()
+  else:
+    param_map = steps_lib.masked_param_map()
+  state = steps_lib.create_train_state(
+      params, batch_stats, optax.identity(),
+      None if masks is None else {'masks': masks})
+  p_eval = steps_lib.pmap_eval_step(model=model, param_map=param_map,
+                                    prepare_batch=source.prepare_batch)
+  state = steps_lib.replicate(state, source.num_devices)
+  _, eval_data = steps_lib.replicate(source.device_data(), source.num_devices)
+  return trainer.evaluate(p_eval, state, source, eval_data)
+
+
+def _restore_params(stage_dir, model, source, config, seed):
+  """Params/batch_stats of the latest checkpoint in a baseline stage dir."""
+  params, stats = train.init_variables(model, source.input_shape, seed)
+  tx, _ = train.build_optimizer(config, source.steps_per_epoch, 1,
+                                config.learning_rate)
+  template = steps_lib.create_train_state(params, stats, tx)
+  mngr = ckpt_lib.manager(stage_dir)
+  try:
+    restored = ckpt_lib.restore_latest(mngr, template)
+  finally:
+    mngr.close()
+  if restored is None:
+    raise ValueError(f'baseline_checkpoint {stage_dir} holds no checkpoint')
+  state, meta = restored
+  return state.trainable, state.batch_stats, meta
+
+
+def _stage_entry(counts, fit_result) -> dict[str, Any]:
+  return {'params': counts.params, 'flops': counts.flops,
+          **fit_result.summary()}
+
+
+def _run_seed(config, workdir, seed, dataset, config_dict):
+  source = train.build_source(config, dataset)
+  nc = dataset.num_classes
+  name = config.model
+  axis = steps_lib.AXIS_NAME if config.sync_bn else None
+  widths = train.parse_widths(config.widths) or models.default_widths(name, nc)
+  model = models.create_model(name, nc, widths, axis_name=axis)
+  full_counts = flops_lib.count(model, source.input_shape)
+  out: dict[str, Any] = {'seed': seed, 'stages': {}}
+  slim = config.method == 'slimming'
+  pre = (criteria.bn_l1_subgradient(config.sparsity_lambda),) if slim else ()
+  stage_cfg = lambda stage: dict(config_dict, stage=stage, stage_seed=seed)
+
+  # 1. the large model.
+  if config.get('baseline_checkpoint'):
+    params, stats, meta = _restore_params(config.baseline_checkpoint, model,
+                                          source, config, seed)
+    metrics = _evaluate(model, source, params, stats)
+    history = meta.get('history', [])
+    out['stages']['baseline'] = {
+        'params': full_counts.params, 'flops': full_counts.flops,
+        'best_test_accuracy': max([h['test_accuracy'] for h in history],
+                                  default=metrics['test_accuracy']),
+        'last_test_accuracy': metrics['test_accuracy'],
+        'checkpoint': config.baseline_checkpoint}
+  else:
+    params, stats = train.init_variables(model, source.input_shape, seed)
+    res = train.run_stage(
+        name='baseline', config=config,
+        workdir=os.path.join(workdir, 'baseline'), model=model, source=source,
+        params=params, batch_stats=stats, epochs=config.epochs,
+        learning_rate=config.learning_rate, seed=seed,
+        config_dict=stage_cfg('baseline'),
+        extra_meta={'widths': widths, 'model': name}, pre=pre)
+    params, stats = res.state.trainable, res.state.batch_stats
+    out['stages']['baseline'] = _stage_entry(full_counts, res)
+  params, stats = jax.device_get((params, stats))
+
+  # 2. prune.
+  keep, masks, new_widths, p_params, p_stats = _prune(config, name, widths,
+                                                      params, stats)
+  small = models.create_model(name, nc, new_widths, axis_name=axis)
+  if masks is not None:
+    p_params = jax.tree.map(lambda p, m: np.asarray(p) * np.asarray(m),
+                            p_params, masks)
+    counts = flops_lib.count(small, source.input_shape, p_params, masks)
+  else:
+    counts = flops_lib.count(small, source.input_shape)
+  metrics = _evaluate(small, source, p_params, p_stats, masks)
+  out['pruned'] = {'params': counts.params, 'flops': counts.flops,
+                   'widths': new_widths,
+                   'test_accuracy': metrics['test_accuracy'],
+                   'flops_ratio': full_counts.flops / counts.flops}
+  if keep is not None:
+    out['pruned']['keep_counts'] = criteria.keep_counts(keep)
+  else:
+    out['pruned']['conv_density'] = criteria.density(masks)
+  out['stages']['pruned'] = {'params': counts.params, 'flops': counts.flops,
+                             'best_test_accuracy': metrics['test_accuracy'],
+                             'last_test_accuracy': metrics['test_accuracy']}
+  meta = {'widths': new_widths, 'model': name}
+  wanted = [s.strip() for s in
+            (config.get('stages') or ','.join(STAGES)).split(',') if s.strip()]
+  for s in wanted:
+    if s not in STAGES:
+      raise ValueError(f'unknown stage {s!r}; known: {STAGES}')
+
+  # 3. fine-tune (inherited weights, constant LR by default).
+  if 'finetune' in wanted:
+    res = train.run_stage(
+        name='finetune', config=config,
+        workdir=os.path.join(workdir, 'finetune'), model=small, source=source,
+        params=p_params, batch_stats=p_stats, epochs=config.finetune_epochs,
+        learning_rate=config.finetune_lr,
+        schedule=config.get('finetune_schedule', 'constant'), masks=masks,
+        seed=seed, config_dict=stage_cfg('finetune'), extra_meta=meta)
+    out['stages']['finetune'] = _stage_entry(counts, res)
+
+  # 4./5. from scratch: fresh init of the pruned architecture.
+  def fresh(init_seed):
+    fp, fs = train.init_variables(small, source.input_shape, init_seed)
+    if masks is not None:
+      fp = criteria.sparse_he_reinit(fp, masks, jax.random.key(init_seed))
+    return fp, fs
+
+  budget_epochs = scratch.scratch_b_epochs(
+      full_counts.flops, counts.flops, config.get('scratch_b_rule', 'cifar'),
+      base_epochs=config.epochs)
+  out['scratch_b_epochs'] = budget_epochs
+  cap = config.get('scratch_b_max_epochs', 0)
+  for stage, epochs in (('scratch_e', config.epochs),
+                        ('scratch_b', min(budget_epochs, cap) if cap
+                         else budget_epochs)):
+    if stage not in wanted:
+      continue
+    fp, fs = fresh(seed + 1)
+    res = train.run_stage(
+        name=stage, config=config, workdir=os.path.join(workdir, stage),
+        model=small, source=source, params=fp, batch_stats=fs, epochs=epochs,
+        learning_rate=config.learning_rate, masks=masks, seed=seed,
+        config_dict=stage_cfg(stage), extra_meta=meta)
+    out['stages'][stage] = _stage_entry(counts, res)
+  return out
+
+
+def _aggregate(runs) -> dict[str, Any]:
+  agg = {}
+  for stage in runs[0]['stages']:
+    entry = {}
+    for key in ('best_test_accuracy', 'last_test_accuracy'):
+      vals = [r['stages'][stage][key] for r in runs if stage in r['stages']]
+      entry[key + '_mean'] = float(np.mean(vals))
+      entry[key + '_std'] = float(np.std(vals))
+      entry[key + '_all'] = vals
+    entry['params'] = runs[0]['stages'][stage]['params']
+    entry['flops'] = runs[0]['stages'][stage]['flops']
+    agg[stage] = entry
+  return agg
+
+
+def rethinking(config, workdir: str) -> dict[str, Any]:
+  """Runs the Rethinking pipeline; writes and returns ``results.json``."""
+  t0 = time.time()
+  train.validate_config(config)
+  if config.method not in STRUCTURED + UNSTRUCTURED:
+    raise ValueError(f'unknown pruning method {config.method!r}; known: '
+                     f'{STRUCTURED + UNSTRUCTURED}')
+  dataset = train.load_data(config)
+  config_dict = train.config_to_dict(config)
+  seeds = int(config.get('seeds', 1))
+  if seeds <= 0:
+    raise ValueError(f'config.seeds must be positive, got {seeds}')
+  runs = []
+  for i in range(seeds):
+    seed = config.seed + i
+    sd = workdir if seeds == 1 else os.path.join(workdir, f'seed{i}')
+    logging.info('rethinking: seed %d -> %s', seed, sd)
+    runs.append(_run_seed(config, sd, seed, dataset, config_dict))
+  agg = _aggregate(runs)
+  summary = {
+      'model': config.model, 'dataset': config.dataset,
+      'method': config.method, 'prune_ratio': config.get('prune_ratio', 0.0),
+      'seeds': seeds, 'scratch_b_epochs': runs[0]['scratch_b_epochs'],
+      **{stage: (f"{100 * e['best_test_accuracy_mean']:.2f} +- "
+                 f"{100 * e['best_test_accuracy_std']:.2f} "
+                 f"(last {100 * e['last_test_accuracy_mean']:.2f}; "
+                 f"{e['params']:,} params, {e['flops']:,} FLOPs)")
+         for stage, e in agg.items()}}
+  results = {'pipeline': 'rethinking', 'model': config.model,
+             'dataset': config.dataset, 'method': config.method,
+             'prune_ratio': config.get('prune_ratio', 0.0),
+             'row': config.get('row', ''),
+             'runs': runs, 'aggregate': agg, 'summary': summary,
+             'total_wall_time_s': time.time() - t0, **train.device_info(),
+             'config': config_dict}
+  train.write_json(os.path.join(workdir, 'results.json'), results)
+  return results
+
+
+register_pipeline('rethinking', rethinking)

@@ -1,0 +1,74 @@
+"""The Rethinking pipeline end to end on the digits, with very few epochs."""
+
+import json
+import os
+
+import pytest
+
+from experiments import report
+from experiments.configs import digits_rethinking
+from experiments.configs import rethinking as rethinking_configs
+from jaxprune import pipelines
+
+
+def _config(**overrides):
+  config = digits_rethinking.get_config()
+  config.epochs = 2
+  config.finetune_epochs = 1
+  config.scratch_b_max_epochs = 3
+  config.num_devices = 1
+  for k, v in overrides.items():
+    config[k] = v
+  return config
+
+
+@pytest.mark.parametrize('method,ratio', [('l1_norm', 0.5),
+                                          ('slimming', 0.5),
+                                          ('magnitude', 0.6)])
+def test_pipeline_end_to_end_and_resume(tmp_path, method, ratio):
+  config = _config(method=method, prune_ratio=ratio)
+  runner = pipelines.get_pipeline('rethinking')
+  results = runner(config, str(tmp_path))
+  with open(tmp_path / 'results.json') as f:
+    stored = json.load(f)
+  run = stored['runs'][0]
+  assert set(run['stages']) == {'baseline', 'pruned', 'finetune',
+                                'scratch_e', 'scratch_b'}
+  base, pruned = run['stages']['baseline'], run['stages']['pruned']
+  assert pruned['flops'] < base['flops']
+  assert pruned['params'] < base['params']
+  assert run['stages']['scratch_e']['epochs'] == 2
+  assert run['stages']['scratch_b']['epochs'] == min(run['scratch_b_epochs'],
+                                                     3)
+  assert run['scratch_b_epochs'] >= 2
+  for s in ('baseline', 'finetune', 'scratch_e', 'scratch_b'):
+    assert 0.0 <= run['stages'][s]['best_test_accuracy'] <= 1.0
+    assert os.path.isdir(tmp_path / s / 'checkpoints')
+  if method == 'l1_norm':
+    assert run['pruned']['widths'] == [16, 16, 'M', 32, 32]
+  elif method == 'slimming':
+    assert sum(run['pruned']['keep_counts'].values()) == 95  # 192 - (int(192 * 0.5) + 1): strict >
+  else:
+    assert run['pruned']['conv_density'] == pytest.approx(0.4, abs=0.01)
+  assert 'summary' in results and 'finetune' in results['summary']
+  # Rerun: every stage resumes from its finished checkpoint (no training).
+  again = runner(config, str(tmp_path))
+  strip = lambda d: {k: v for k, v in d.items() if k != 'wall_time_s'}
+  for s in ('baseline', 'finetune', 'scratch_e', 'scratch_b'):
+    assert strip(again['runs'][0]['stages'][s]) == strip(run['stages'][s])
+  out = report.write_report([str(tmp_path)], str(tmp_path / 'report'))
+  with open(out['table']) as f:
+    md = f.read()
+  assert '| Dataset | Model | Method | Unpruned | Pruned | Fine-tuned' in md
+  assert 'digits_cnn' in md and '(paper: unknown)' in md
+  assert all(os.path.getsize(p) > 0 for p in out['plots'])
+
+
+def test_unknown_pipeline_and_rows():
+  with pytest.raises(ValueError, match='known pipelines: rethinking'):
+    pipelines.get_pipeline('nope')
+  with pytest.raises(ValueError, match='known rows'):
+    rethinking_configs.get_config('nope')
+  config = rethinking_configs.get_config('resnet56_b')
+  assert config.l1_target == 'resnet56_b' and config.seeds == 5
+  assert config.finetune_epochs == 40 and config.finetune_lr == 0.001
