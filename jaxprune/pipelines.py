@@ -238,14 +238,17 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
       fp = criteria.sparse_he_reinit(fp, masks, jax.random.key(init_seed))
     return fp, fs
 
-  budget_epochs = scratch.scratch_b_epochs(
+  budget_epochs, budget_milestones = scratch.scratch_b_schedule(
       full_counts.flops, counts.flops, config.get('scratch_b_rule', 'cifar'),
       base_epochs=config.epochs)
   out['scratch_b_epochs'] = budget_epochs
   cap = config.get('scratch_b_max_epochs', 0)
-  for stage, epochs in (('scratch_e', config.epochs),
-                        ('scratch_b', min(budget_epochs, cap) if cap
-                         else budget_epochs)):
+  if cap and budget_epochs > cap:  # a small-budget run: rescale the steps
+    budget_milestones = [m * cap // budget_epochs for m in budget_milestones]
+    budget_epochs = cap
+  for stage, epochs, milestones in (
+      ('scratch_e', config.epochs, None),
+      ('scratch_b', budget_epochs, budget_milestones)):
     if stage not in wanted:
       continue
     fp, fs = fresh(seed + 1)
@@ -253,7 +256,7 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
         name=stage, config=config, workdir=os.path.join(workdir, stage),
         model=small, source=source, params=fp, batch_stats=fs, epochs=epochs,
         learning_rate=config.learning_rate, masks=masks, seed=seed,
-        config_dict=stage_cfg(stage), extra_meta=meta)
+        config_dict=stage_cfg(stage), extra_meta=meta, milestones=milestones)
     out['stages'][stage] = _stage_entry(counts, res)
   return out
 
@@ -313,3 +316,12 @@ def rethinking(config, workdir: str) -> dict[str, Any]:
 
 
 register_pipeline('rethinking', rethinking)
+
+
+def jackpot(config, workdir: str) -> dict[str, Any]:
+  """The Lottery-Jackpot pipeline (:mod:`jaxprune.jackpot.pipeline`)."""
+  from jaxprune.jackpot import pipeline  # pylint: disable=g-import-not-at-top
+  return pipeline.run_jackpot(config, workdir)
+
+
+register_pipeline('jackpot', jackpot)

@@ -65,7 +65,7 @@ def test_pipeline_end_to_end_and_resume(tmp_path, method, ratio):
 
 
 def test_unknown_pipeline_and_rows():
-  with pytest.raises(ValueError, match='known pipelines: rethinking'):
+  with pytest.raises(ValueError, match='known pipelines: jackpot, rethinking'):
     pipelines.get_pipeline('nope')
   with pytest.raises(ValueError, match='known rows'):
     rethinking_configs.get_config('nope')

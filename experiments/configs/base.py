@@ -26,6 +26,7 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.momentum = 0.9
   config.weight_decay = 1e-4
   config.schedule = 'step'  # 'step' (x0.1 at 50%/75%), 'cosine', 'constant'
+  config.lr_step_every = 0  # >0: step x0.1 every this many epochs instead
   config.drop_last = False  # PyTorch default: keep the last partial batch
   # Synchronised BN: batch statistics over the global batch (like a single
   # device); False keeps per-device statistics (like DataParallel) and

@@ -106,6 +106,7 @@ def get_config(row: str = 'resnet56_a') -> ml_collections.ConfigDict:
     # fine-tune 20 epochs at 0.001; torchvision pre-trained bases are loaded
     # through baseline_checkpoint.
     config.epochs = 90
+    config.lr_step_every = 30
     config.batch_size = 256
     config.finetune_epochs = 20
     config.scratch_b_rule = 'imagenet'
