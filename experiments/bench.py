@@ -21,12 +21,15 @@ from absl import flags
 import jax
 import numpy as np
 
+from experiments.configs import base
 from jaxprune import data as data_lib
+from jaxprune import jackpot
 from jaxprune import masks as masks_lib
 from jaxprune import models
 from jaxprune import sources
 from jaxprune import steps as steps_lib
 from jaxprune import train
+from jaxprune.jackpot import search
 
 flags.DEFINE_string('model', 'resnet56', 'Registered model name.')
 flags.DEFINE_list('batch_sizes', ['64', '256'], 'Global batch sizes.')
@@ -73,6 +76,25 @@ def time_calls(fn, steps, warmup):
   return compile_s, statistics.median(times)
 
 
+def train_setup(mode, params, batch_stats, tx, steps_per_epoch):
+  """(state, tx, param_map) of a train-like step: dense, masked or search."""
+  if mode == 'train':
+    return (steps_lib.create_train_state(params, batch_stats, tx), tx,
+            steps_lib.dense_param_map())
+  if mode == 'masked':
+    _, kernel_masks, _ = jackpot.magnitude_init(params, 0.9)
+    masks = jackpot.scatter(masks_lib.ones_like(params), kernel_masks)
+    return (steps_lib.create_train_state(params, batch_stats, tx,
+                                         {'masks': masks}), tx,
+            steps_lib.masked_param_map())
+  if mode == 'search':
+    setup = search.create_search_state(
+        params, batch_stats, sparsity=0.9, learning_rate=0.1,
+        weight_decay=5e-4, epochs=10, steps_per_epoch=steps_per_epoch)
+    return setup.state, setup.tx, setup.param_map
+  raise ValueError(f'unknown mode {mode!r}')
+
+
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
   spec = models.get_spec(model_name)
   model = models.create_model(model_name, num_classes,
@@ -82,43 +104,16 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
   ds = synthetic_dataset(shape, num_classes, max(2 * batch_size, 512))
   source = sources.ArraySource(ds, batch_size, batch_size, n_dev, 0)
   params, batch_stats = train.init_variables(model, shape, 0)
-  tx, _ = train.build_optimizer(
-      _Cfg(), source.steps_per_epoch, 10, 0.1, 'cosine')
-  train_data, eval_data = source.device_data()
+  tx, _ = train.build_optimizer(base.get_base_config(),
+                                source.steps_per_epoch, 10, 0.1, 'cosine')
+  train_data, eval_data = steps_lib.replicate(source.device_data(), n_dev)
   ids = next(source.train_inputs(0))
-  context = {'epoch': np.int32(0), 'aug_rng': jax.random.key(1),
-             'rng': jax.random.key(2)}
-  if mode in ('train', 'masked'):
-    if mode == 'train':
-      param_map, frozen = steps_lib.dense_param_map(), None
-    else:
-      from jaxprune import jackpot  # pylint: disable=g-import-not-at-top
-      _, m, _ = jackpot.magnitude_init(params, 0.9)
-      frozen = {'masks': jackpot.scatter(masks_lib.ones_like(params), m)}
-      param_map = steps_lib.masked_param_map()
-    state = steps_lib.create_train_state(params, batch_stats, tx, frozen)
-    p = steps_lib.pmap_train_step(model=model, tx=tx, param_map=param_map,
-                                  prepare_batch=source.prepare_batch)
-    holder = [state]
-
-    def call():
-      holder[0], metrics = p(holder[0], train_data, ids, context)
-      return metrics
-  elif mode == 'search':
-    from jaxprune.jackpot import search  # pylint: disable=g-import-not-at-top
-    state, tx_s, param_map, _, _ = search.create_search_state(
-        params, batch_stats, sparsity=0.9, learning_rate=0.1,
-        weight_decay=5e-4, epochs=10,
-        steps_per_epoch=source.steps_per_epoch)
-    p = steps_lib.pmap_train_step(model=model, tx=tx_s, param_map=param_map,
-                                  prepare_batch=source.prepare_batch)
-    holder = [state]
-
-    def call():
-      holder[0], metrics = p(holder[0], train_data, ids, context)
-      return metrics
-  elif mode == 'eval':
-    state = steps_lib.create_train_state(params, batch_stats, tx)
+  context = steps_lib.replicate({'epoch': np.int32(0),
+                                 'aug_rng': jax.random.key(1),
+                                 'rng': jax.random.key(2)}, n_dev)
+  if mode == 'eval':
+    state = steps_lib.replicate(
+        steps_lib.create_train_state(params, batch_stats, tx), n_dev)
     p = steps_lib.pmap_eval_step(model=model,
                                  param_map=steps_lib.dense_param_map(),
                                  prepare_batch=source.prepare_batch)
@@ -127,18 +122,20 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
     def call():
       return p(state, eval_data, inputs)
   else:
-    raise ValueError(f'unknown mode {mode!r}')
+    state, tx, param_map = train_setup(mode, params, batch_stats, tx,
+                                       source.steps_per_epoch)
+    p = steps_lib.pmap_train_step(model=model, tx=tx, param_map=param_map,
+                                  prepare_batch=source.prepare_batch)
+    holder = [steps_lib.replicate(state, n_dev)]
+
+    def call():
+      holder[0], metrics = p(holder[0], train_data, ids, context)
+      return metrics
   compile_s, step_s = time_calls(call, steps, warmup)
   return {'model': model_name, 'mode': mode, 'batch_size': batch_size,
           'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
           'images_per_s': round(batch_size / step_s, 1),
           'peak_memory_bytes': peak_memory()}
-
-
-class _Cfg(dict):
-  momentum = 0.9
-  weight_decay = 1e-4
-  schedule = 'cosine'
 
 
 def main(argv):

@@ -132,8 +132,7 @@ def count(model, input_shape: Sequence[int], variables=None,
   Returns:
     :class:`Counts` with the convention's params and FLOPs.
   """
-  # Tracing happens twice only if needed; records are identical either way.
-  records, abstract = trace_ops(model, input_shape, None)
+  records, abstract = trace_ops(model, input_shape, variables)
   params_tree = abstract['params']
   params = sum(_leaf_size(p) for p in jax.tree.leaves(params_tree))
   by_kind: dict[str, int] = {}

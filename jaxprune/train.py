@@ -17,6 +17,7 @@ from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from jaxprune import data as data_lib
 from jaxprune import flops as flops_lib
@@ -44,8 +45,28 @@ def parse_widths(widths_json: str):
     raise ValueError(f'config.widths is not valid JSON: {e}') from e
 
 
+def take_train_subset(dataset, size: int):
+  """A fixed random subset of ``size`` training examples (test set kept)."""
+  n = len(dataset.train_images)
+  if size > n:
+    raise ValueError(f'config.train_subset={size} exceeds the {n} training '
+                     'examples')
+  keep = np.sort(np.random.default_rng(0).permutation(n)[:size])
+  return dataset.replace(train_images=dataset.train_images[keep],
+                         train_labels=dataset.train_labels[keep])
+
+
 def load_data(config):
   """The dataset of ``config`` (arrays, or a stream for ImageNet)."""
+  dataset = _load_data(config)
+  if config.get('train_subset', 0):
+    if isinstance(dataset, data_lib.StreamingData):
+      raise ValueError('config.train_subset applies to array datasets only')
+    dataset = take_train_subset(dataset, config.train_subset)
+  return dataset
+
+
+def _load_data(config):
   options = {}
   if config.dataset == 'imagenet2012':
     return data_lib.load_dataset(

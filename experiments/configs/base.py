@@ -18,6 +18,9 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.dataset = 'digits'
   config.data_path = ''
   config.data_dir = ''
+  # >0: train on a fixed random subset of this many training examples (the
+  # same subset for every run and seed), for small CPU budgets.
+  config.train_subset = 0
   # Optimisation (rethinking.md §5.1 defaults).
   config.epochs = 160
   config.batch_size = 64

@@ -25,15 +25,7 @@ class DigitsCNN(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    i = 0
-    for v in self.cfg:
-      if v == 'M':
-        x = layers.max_pool(x, 2)
-        continue
-      x = layers.Conv(v, name=f'conv{i}')(x)
-      x = layers.BatchNorm(axis_name=self.axis_name, name=f'bn{i}')(x, train)
-      x = layers.relu(x)
-      i += 1
+    x = layers.vgg_features(x, self.cfg, train, axis_name=self.axis_name)
     x = x.mean(axis=(1, 2))  # functional global pool: not counted
     return layers.Dense(self.num_classes, kernel_init=layers.normal_init(0.01),
                         bias_init=layers.constant_init(0.0),

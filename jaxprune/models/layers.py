@@ -211,3 +211,28 @@ def select_channels(x, indices: Sequence[int] | None):
   if indices is None:
     return x
   return jnp.take(x, jnp.asarray(np.asarray(indices, np.int32)), axis=-1)
+
+
+def vgg_features(x, cfg: Sequence[Any], train: bool, *,
+                 axis_name: str | None = None,
+                 kernel_init: Initializer = he_normal_fan_out,
+                 conv_bias: bool = False, bn_scale: float | None = 1.0):
+  """The VGG feature stack of a cfg: conv3x3 [-> BN] -> ReLU per int, a
+  counted 2x2 max-pool per 'M'. Call it inside a compact ``__call__``; layers
+  are named ``conv{i}`` / ``bn{i}`` with i counting convs from 0.
+
+  ``bn_scale`` is the initial BN gamma; None builds no BN (VGG without BN).
+  """
+  i = 0
+  for v in cfg:
+    if v == 'M':
+      x = max_pool(x, 2)
+      continue
+    x = Conv(v, use_bias=conv_bias, kernel_init=kernel_init,
+             name=f'conv{i}')(x)
+    if bn_scale is not None:
+      x = BatchNorm(scale_init=constant_init(bn_scale), axis_name=axis_name,
+                    name=f'bn{i}')(x, train)
+    x = relu(x)
+    i += 1
+  return x

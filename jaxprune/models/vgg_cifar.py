@@ -82,17 +82,9 @@ class CifarVGG(nn.Module):
   def __call__(self, x, train: bool = False):
     kernel_init = (layers.he_normal_fan_in if self.fan_in_init
                    else layers.he_normal_fan_out)
-    i = 0
-    for v in self.cfg:
-      if v == M:
-        x = layers.max_pool(x, 2)
-        continue
-      x = layers.Conv(v, use_bias=self.conv_bias, kernel_init=kernel_init,
-                      name=f'conv{i}')(x)
-      x = layers.BatchNorm(scale_init=layers.constant_init(self.bn_scale),
-                           axis_name=self.axis_name, name=f'bn{i}')(x, train)
-      x = layers.relu(x)
-      i += 1
+    x = layers.vgg_features(x, self.cfg, train, axis_name=self.axis_name,
+                            kernel_init=kernel_init, conv_bias=self.conv_bias,
+                            bn_scale=self.bn_scale)
     x = layers.avg_pool(x, 2, counted=False)  # nn.AvgPool2d(2)(x) in forward
     x = _common.flatten_nchw(x)
     linear = dict(kernel_init=layers.normal_init(0.01),
@@ -116,16 +108,8 @@ class JackpotVGG(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    i = 0
-    for v in self.cfg:
-      if v == M:
-        x = layers.max_pool(x, 2)
-        continue
-      x = layers.Conv(v, kernel_init=_common.torch_default_conv_init,
-                      name=f'conv{i}')(x)
-      x = layers.BatchNorm(axis_name=self.axis_name, name=f'bn{i}')(x, train)
-      x = layers.relu(x)
-      i += 1
+    x = layers.vgg_features(x, self.cfg, train, axis_name=self.axis_name,
+                            kernel_init=_common.torch_default_conv_init)
     x = layers.avg_pool(x, 1)  # nn.AvgPool2d(kernel_size=1): a counted module
     # 1x1-conv classifier with bias on the (1x1) map == Dense on the flattened
     # features; Dense's default init is the conv default U(+-1/sqrt(C_in)).

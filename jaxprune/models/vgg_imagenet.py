@@ -83,16 +83,9 @@ class ImageNetVGG(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    i = 0
-    for v in self.cfg:
-      if v == M:
-        x = layers.max_pool(x, 2)
-        continue
-      x = layers.Conv(v, use_bias=True, name=f'conv{i}')(x)
-      if self.batch_norm:
-        x = self._bn(f'bn{i}')(x, train)
-      x = layers.relu(x)
-      i += 1
+    x = layers.vgg_features(
+        x, self.cfg, train, axis_name=self.axis_name, conv_bias=True,
+        bn_scale=self.bn_scale if self.batch_norm else None)
     x = _common.flatten_nchw(x)
     linear = dict(kernel_init=layers.normal_init(0.01),
                   bias_init=layers.constant_init(0.0))
