@@ -31,15 +31,19 @@ from jaxprune import steps as steps_lib
 from jaxprune import train
 from jaxprune.jackpot import search
 
-flags.DEFINE_string('model', 'resnet56', 'Registered model name.')
-flags.DEFINE_list('batch_sizes', ['64', '256'], 'Global batch sizes.')
-flags.DEFINE_list('modes', ['train', 'eval'],
-                  'Any of train, masked, eval, search.')
-flags.DEFINE_integer('steps', 20, 'Timed steps per measurement.')
-flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
-flags.DEFINE_integer('num_classes', 10, 'Classes of the synthetic data.')
-flags.DEFINE_string('output', '', 'JSON file to write (default: stdout only).')
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+  """Flags of the command line only (importing the module defines none)."""
+  flags.DEFINE_string('model', 'resnet56', 'Registered model name.')
+  flags.DEFINE_list('batch_sizes', ['64', '256'], 'Global batch sizes.')
+  flags.DEFINE_list('modes', ['train', 'eval'],
+                    'Any of train, masked, eval, search.')
+  flags.DEFINE_integer('steps', 20, 'Timed steps per measurement.')
+  flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
+  flags.DEFINE_integer('num_classes', 10, 'Classes of the synthetic data.')
+  flags.DEFINE_string('output', '', 'JSON file to write (default: stdout only).')
 
 
 def synthetic_dataset(input_shape, num_classes, n):
@@ -167,4 +171,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

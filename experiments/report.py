@@ -20,7 +20,11 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('output', None, 'Directory for table.md and the plots.')
+
+
+def define_flags():
+  """Flags of the command line only (importing the module defines none)."""
+  flags.DEFINE_string('output', None, 'Directory for table.md and the plots.')
 
 U = 'unknown'
 # row -> (Unpruned, Fine-tuned, Scratch-E, Scratch-B), rethinking.md §8.
@@ -166,4 +170,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

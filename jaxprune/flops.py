@@ -116,14 +116,12 @@ def _get_path(tree, path: Sequence[str]):
   return node
 
 
-def count(model, input_shape: Sequence[int], variables=None,
-          masks=None) -> Counts:
+def count(model, input_shape: Sequence[int], masks=None) -> Counts:
   """Counts params and FLOPs of ``model`` for a single ``input_shape`` input.
 
   Args:
     model: a Linen model built from :mod:`jaxprune.models`.
     input_shape: (H, W, C) of one example, e.g. (32, 32, 3) for CIFAR.
-    variables: optional concrete variables (needed only with ``masks``).
     masks: optional mask pytree with the structure of ``variables['params']``.
       When given, conv FLOPs and parameters count only non-zero mask entries
       (the convention's unstructured variant); the mask of any other leaf
@@ -132,7 +130,7 @@ def count(model, input_shape: Sequence[int], variables=None,
   Returns:
     :class:`Counts` with the convention's params and FLOPs.
   """
-  records, abstract = trace_ops(model, input_shape, variables)
+  records, abstract = trace_ops(model, input_shape)
   params_tree = abstract['params']
   params = sum(_leaf_size(p) for p in jax.tree.leaves(params_tree))
   by_kind: dict[str, int] = {}

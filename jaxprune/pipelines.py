@@ -198,7 +198,7 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
   if masks is not None:
     p_params = jax.tree.map(lambda p, m: np.asarray(p) * np.asarray(m),
                             p_params, masks)
-    counts = flops_lib.count(small, source.input_shape, p_params, masks)
+    counts = flops_lib.count(small, source.input_shape, masks=masks)
   else:
     counts = flops_lib.count(small, source.input_shape)
   metrics = _evaluate(small, source, p_params, p_stats, masks)
