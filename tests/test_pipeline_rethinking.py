@@ -72,3 +72,15 @@ def test_unknown_pipeline_and_rows():
   config = rethinking_configs.get_config('resnet56_b')
   assert config.l1_target == 'resnet56_b' and config.seeds == 5
   assert config.finetune_epochs == 40 and config.finetune_lr == 0.001
+
+
+def test_row_variants():
+  small = rethinking_configs.get_config('resnet56_a,small')
+  assert (small.model, small.l1_target, small.train_subset, small.epochs,
+          small.seeds) == ('resnet56', 'resnet56_a', 2000, 2, 1)
+  assert rethinking_configs.get_config('vgg16_a,cifar100').dataset == 'cifar100'
+  assert rethinking_configs.get_config('resnet34_a').lr_step_every == 30
+  with pytest.raises(ValueError, match='unknown row variants'):
+    rethinking_configs.get_config('resnet56_a,tiny')
+  with pytest.raises(ValueError, match='no'):
+    rethinking_configs.get_config('resnet34_a,small')

@@ -4,7 +4,13 @@
         --config=experiments/configs/rethinking.py:resnet56_a \
         --workdir=/tmp/r56a --config.seeds=5
 
-``get_config(row)`` returns the config of one table row (see ROWS);
+``get_config('<row>[,cifar100][,small]')`` returns the config of one table
+row (see ROWS). ``,cifar100`` runs a CIFAR row on CIFAR-100 (the paper's
+CIFAR-100 columns). ``,small`` is the row's small-budget variant for a CPU: the
+same model, method and pruning targets on a 2,000-image subset of the CIFAR-10
+image folder (``--config.data_path=<cifar10-jpeg folder or .tar.gz>``), 2
+epochs per stage, Scratch-B capped at 4 epochs, one seed. ImageNet rows have
+no small variant (224x224 models cost seconds per image on a CPU).
 rethinking.md §3 (methods), §5 (protocols) and §8 (published numbers, used by
 experiments/report.py through the ``row`` field).
 """
@@ -91,13 +97,29 @@ def add_pipeline_fields(config: ml_collections.ConfigDict) -> None:
   config.stages = 'finetune,scratch_e,scratch_b'
 
 
-def get_config(row: str = 'resnet56_a') -> ml_collections.ConfigDict:
+SMALL_BUDGET = dict(dataset='cifar10', train_subset=2000, epochs=2,
+                    finetune_epochs=1, scratch_b_max_epochs=4, seeds=1,
+                    eval_batch_size=500)
+
+
+def get_config(arg: str = 'resnet56_a') -> ml_collections.ConfigDict:
+  row, *variants = [a.strip() for a in arg.split(',')]
   if row not in ROWS:
     raise ValueError(f'unknown row {row!r}; known rows: {sorted(ROWS)}')
+  unknown = set(variants) - {'cifar100', 'small'}
+  if unknown:
+    raise ValueError(f'unknown row variants {sorted(unknown)}; known: '
+                     'cifar100, small')
   dataset, model, method, overrides = ROWS[row]
+  if dataset == 'imagenet2012' and variants:
+    raise ValueError(f'ImageNet row {row!r} has no {variants} variant')
+  if 'cifar100' in variants:
+    dataset = 'cifar100'
+  if 'small' in variants:
+    overrides = {**overrides, **SMALL_BUDGET}
   config = base.get_base_config()
   add_pipeline_fields(config)
-  config.row = row
+  config.row = arg
   config.model = model
   config.dataset = dataset
   config.method = method
