@@ -113,16 +113,20 @@ def lr_milestones(config, epochs: int) -> list[int] | None:
 
 def build_optimizer(config, steps_per_epoch: int, epochs: int,
                     learning_rate: float, schedule: str | None = None,
-                    pre=(), milestones=None):
+                    pre=(), milestones=None,
+                    weight_decay: float | None = None):
   """SGD with momentum and coupled weight decay, per-epoch LR schedule.
 
-  ``milestones`` (epochs of the x0.1 steps) default to ``lr_milestones``.
+  ``milestones`` (epochs of the x0.1 steps) default to ``lr_milestones``;
+  ``weight_decay`` defaults to ``config.weight_decay``.
   """
   if milestones is None:
     milestones = lr_milestones(config, epochs)
   lr_fn = optim.per_epoch_schedule(learning_rate, epochs, steps_per_epoch,
                                    schedule or config.schedule, milestones)
-  tx = optim.sgd_coupled(lr_fn, config.momentum, config.weight_decay, pre=pre)
+  if weight_decay is None:
+    weight_decay = config.weight_decay
+  tx = optim.sgd_coupled(lr_fn, config.momentum, weight_decay, pre=pre)
   return tx, lr_fn
 
 
@@ -152,11 +156,11 @@ def run_stage(*, name: str, config, workdir: str, model, source, params,
               batch_stats, epochs: int, learning_rate: float,
               schedule: str | None = None, masks=None, seed: int,
               config_dict: dict, extra_meta: dict | None = None, pre=(),
-              milestones=None):
+              milestones=None, weight_decay: float | None = None):
   """Trains ``params`` (masked if ``masks``) for ``epochs``; resumable."""
   tx, lr_fn = build_optimizer(config, source.steps_per_epoch, epochs,
                               learning_rate, schedule, pre=pre,
-                              milestones=milestones)
+                              milestones=milestones, weight_decay=weight_decay)
   if masks is None:
     param_map = steps_lib.dense_param_map()
     frozen = None

@@ -95,7 +95,10 @@ def _small_config():
 
 
 def test_pipeline_end_to_end_and_resume_with_other_sparsity(tmp_path):
-  results = pipeline.run_jackpot(_small_config(), str(tmp_path))
+  config = _small_config()
+  config.jackpot.tune_epochs = 1  # the 30(S)+10(T) weight-tuning stage
+  results = pipeline.run_jackpot(config, str(tmp_path))
+  assert results['tune']['epochs'] == 1
   on_disk = json.loads((tmp_path / 'results.json').read_text())
   assert on_disk['frozen_weights_unchanged'] is True
   assert on_disk['summary']['weights_updated'] is False
@@ -110,6 +113,7 @@ def test_pipeline_end_to_end_and_resume_with_other_sparsity(tmp_path):
   assert (tmp_path / 'overlap_heatmap.png').stat().st_size > 0
   assert 'overlap' in (tmp_path / 'overlap.md').read_text()
   other = _small_config()
+  other.jackpot.tune_epochs = 1
   other.jackpot.sparsity = 0.95
   with pytest.raises(checkpoint.WorkdirConflictError,
                      match='different config'):
@@ -123,3 +127,17 @@ def test_sparsity_outside_open_unit_interval_is_refused(tmp_path, sparsity):
   with pytest.raises(ValueError, match=r'sparsity must be in \(0, 1\)'):
     pipeline.run_jackpot(config, str(tmp_path / 'run'))
   assert not (tmp_path / 'run').exists()
+
+
+def test_jackpot_row_configs():
+  from experiments.configs import jackpot as jackpot_rows
+  for row in jackpot_rows.ROWS:
+    config = jackpot_rows.get_config(row)
+    assert 0 < config.jackpot.sparsity < 1 and config.jackpot.epochs in (30,
+                                                                         160)
+  config = jackpot_rows.get_config('resnet50_in_s80_e30_t10')
+  assert (config.model, config.dataset, config.jackpot.tune_epochs,
+          config.jackpot.weight_decay) == ('resnet50', 'imagenet2012', 10,
+                                           1e-4)
+  with pytest.raises(ValueError, match='unknown jackpot row'):
+    jackpot_rows.get_config('vgg19_c10_s98_e30')

@@ -15,6 +15,11 @@ def get_jackpot_config() -> ml_collections.ConfigDict:
   jp.rate = 'constant'  # short-restriction rate: 'constant' (1.0) or 'decay'
   jp.tie_rule = 'skip_layer'  # or 'index'
   jp.pretrained_torch = ''  # official PyTorch checkpoint to import instead
+  # Optional weight tuning with the searched mask fixed (§2.9, ImageNet
+  # "30(S)+10(T)"): 0 epochs = off.
+  jp.tune_epochs = 0
+  jp.tune_learning_rate = 0.01
+  jp.tune_weight_decay = 0.0
   # Mask-overlap study after the search: magnitude, random, L1-filter, SNIP,
   # GraSP and SynFlow masks at the same per-layer counts vs the jackpot mask.
   jp.overlap_study = True

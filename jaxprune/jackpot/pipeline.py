@@ -6,6 +6,9 @@
    checkpoint given in ``config.jackpot.pretrained_torch``);
 2. evaluate the magnitude mask at the target sparsity (no training);
 3. ``search/``: the score search on the frozen weights (resumable);
+3b. ``tune/`` (if ``config.jackpot.tune_epochs``; the ImageNet "30(S)+10(T)"
+   stage of §2.9): the jackpot mask fixed, weights and BN trained with masked
+   SGD (lr 0.01, momentum 0.9, wd 0, per-epoch cosine);
 4. ``results.json``: jackpot vs magnitude-mask accuracy, per-layer sparsity,
    mask changes, FLOPs of the masked model, and a check that no weight, bias
    or BN scale/bias changed.
@@ -59,6 +62,8 @@ def validate(config) -> None:
   if jp.tie_rule not in ('skip_layer', 'index'):
     raise ValueError(f"jackpot.tie_rule must be 'skip_layer' or 'index', got "
                      f'{jp.tie_rule!r}')
+  if jp.tune_epochs < 0:
+    raise ValueError('jackpot.tune_epochs must be >= 0')
   if jp.epochs <= 0 or jp.batch_size <= 0:
     raise ValueError('jackpot.epochs and jackpot.batch_size must be positive')
   _rate_fn(jp)
@@ -194,6 +199,15 @@ def run_jackpot(config, workdir: str) -> dict[str, Any]:
       'per_layer': layers, **train.device_info(),
       'total_wall_time_s': time.time() - t0, 'config': full_dict,
   }
+  if jp.tune_epochs:
+    tuned = train.run_stage(
+        name='tune', config=config, workdir=os.path.join(workdir, 'tune'),
+        model=model, source=search_source, params=params,
+        batch_stats=batch_stats, epochs=jp.tune_epochs,
+        learning_rate=jp.tune_learning_rate, schedule='cosine',
+        masks=full_masks, seed=config.seed, config_dict=full_dict,
+        weight_decay=jp.tune_weight_decay)
+    results['tune'] = tuned.summary()
   if jp.overlap_study:
     results['mask_overlap'] = overlap_study(
         config, dataset, source, params, batch_stats, setup.prune_counts,
@@ -205,6 +219,7 @@ def run_jackpot(config, workdir: str) -> dict[str, Any]:
       'magnitude_mask_accuracy': magnitude['test_accuracy'],
       'jackpot_best_accuracy': fitted.best_accuracy,
       'jackpot_last_accuracy': fitted.last_accuracy,
+      'tuned_best_accuracy': results.get('tune', {}).get('best_test_accuracy'),
       'weights_updated': not frozen_ok,
       'masks_changed_vs_magnitude': sum(
           v['changed_vs_magnitude'] for v in layers.values()),
