@@ -49,6 +49,9 @@ def main(argv):
     results = runner(config, FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:  # bad input: message, no trace
     sys.exit(f'error: {e}')
+  if results.get('report_markdown'):
+    print(results['report_markdown'])
+    return
   print(json.dumps(results.get('summary', {
       k: results[k] for k in ('model', 'dataset', 'best_test_accuracy',
                               'last_test_accuracy', 'params', 'flops',

@@ -246,6 +246,7 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
   if cap and budget_epochs > cap:  # a small-budget run: rescale the steps
     budget_milestones = [m * cap // budget_epochs for m in budget_milestones]
     budget_epochs = cap
+  out['scratch_b_epochs_run'] = budget_epochs
   for stage, epochs, milestones in (
       ('scratch_e', config.epochs, None),
       ('scratch_b', budget_epochs, budget_milestones)):
@@ -325,3 +326,37 @@ def jackpot(config, workdir: str) -> dict[str, Any]:
 
 
 register_pipeline('jackpot', jackpot)
+
+
+def suite(config, workdir: str) -> dict[str, Any]:
+  """Both papers on one dataset: the README's main job.
+
+  For each method of ``config.suite_methods`` (e.g. 'l1_norm,slimming') the
+  ``rethinking`` pipeline runs in ``<workdir>/<method>`` (train -> prune ->
+  fine-tune / Scratch-E / Scratch-B); then, if ``config.jackpot.epochs``, the
+  ``jackpot`` pipeline in ``<workdir>/jackpot`` (score search on the frozen
+  dense model, no weight updated). Ends with the comparison tables
+  (:func:`jaxprune.report.write_report`) in ``<workdir>/report``.
+  """
+  from jaxprune import report  # pylint: disable=g-import-not-at-top
+  methods = [m.strip() for m in config.suite_methods.split(',') if m.strip()]
+  unknown = sorted(set(methods) - set(STRUCTURED + UNSTRUCTURED))
+  if unknown or not methods:
+    raise ValueError(f'config.suite_methods: unknown methods {unknown}; '
+                     f'known: {STRUCTURED + UNSTRUCTURED}')
+  dirs = []
+  for method in methods:
+    sub = config.copy_and_resolve_references()
+    sub.method = method
+    dirs.append(os.path.join(workdir, method))
+    rethinking(sub, dirs[-1])
+  if config.jackpot.epochs:
+    dirs.append(os.path.join(workdir, 'jackpot'))
+    jackpot(config, dirs[-1])
+  out = report.write_report(dirs, os.path.join(workdir, 'report'))
+  return {'pipeline': 'suite', 'runs': dirs,
+          'report_markdown': out['markdown'], 'report': out['table'],
+          'plots': out['plots']}
+
+
+register_pipeline('suite', suite)

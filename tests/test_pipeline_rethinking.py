@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from experiments import report
+from jaxprune import report
 from experiments.configs import digits_rethinking
 from experiments.configs import rethinking as rethinking_configs
 from jaxprune import pipelines
@@ -60,12 +60,28 @@ def test_pipeline_end_to_end_and_resume(tmp_path, method, ratio):
   with open(out['table']) as f:
     md = f.read()
   assert '| Dataset | Model | Method | Unpruned | Pruned | Fine-tuned' in md
-  assert 'digits_cnn' in md and '(paper: unknown)' in md
+  assert 'digits_cnn' in md and '(paper:' not in md  # not a paper row
   assert all(os.path.getsize(p) > 0 for p in out['plots'])
 
 
+def test_report_puts_paper_numbers_beside_paper_rows():
+  entry = lambda acc: {'best_test_accuracy_mean': acc,
+                       'best_test_accuracy_std': 0.001,
+                       'best_test_accuracy_all': [acc, acc], 'params': 10,
+                       'flops': 100}
+  result = {'pipeline': 'rethinking', 'row': 'resnet56_b', 'model': 'resnet56',
+            'method': 'l1_norm', 'dataset': 'cifar10',
+            'runs': [{'scratch_b_epochs': 220}],
+            'aggregate': {s: entry(0.93) for s in report.STAGES}}
+  md = report.table([result])
+  assert '93.00 ± 0.10 (paper: 93.05 ± 0.18)' in md  # Scratch-B, §8.1
+  assert '(paper: 92.54 ± 0.19)' in md  # Scratch-E
+  small = dict(result, row='resnet56_b,cifar100')
+  assert '(paper:' not in report.table([small])
+
+
 def test_unknown_pipeline_and_rows():
-  with pytest.raises(ValueError, match='known pipelines: jackpot, rethinking'):
+  with pytest.raises(ValueError, match='known pipelines: jackpot, rethinking, suite'):
     pipelines.get_pipeline('nope')
   with pytest.raises(ValueError, match='known rows'):
     rethinking_configs.get_config('nope')
@@ -84,3 +100,23 @@ def test_row_variants():
     rethinking_configs.get_config('resnet56_a,tiny')
   with pytest.raises(ValueError, match='no'):
     rethinking_configs.get_config('resnet34_a,small')
+
+
+def test_suite_main_job_runs_both_papers(tmp_path):
+  from experiments.configs import digits_main
+  config = digits_main.get_config()
+  config.suite_methods = 'l1_norm'
+  config.epochs = 1
+  config.finetune_epochs = 1
+  config.scratch_b_max_epochs = 1
+  config.jackpot.epochs = 1
+  config.jackpot.overlap_study = False
+  results = pipelines.get_pipeline('suite')(config, str(tmp_path))
+  md = results['report_markdown']
+  assert 'l1_norm 50%' in md and 'Magnitude mask' in md
+  assert (tmp_path / 'report' / 'table.md').read_text() == md
+  assert json.loads((tmp_path / 'jackpot' / 'results.json').read_text())[
+      'frozen_weights_unchanged']
+  with pytest.raises(ValueError, match='unknown methods'):
+    config.suite_methods = 'l1_norm,lasso'
+    pipelines.get_pipeline('suite')(config, str(tmp_path / 'bad'))
