@@ -236,6 +236,33 @@ def test_matches_reference_with_ties(data, rate_index, tie_rule):
     assert int((got == 0).sum()) == p
 
 
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_default_rate_fast_path_matches_reference(data):
+  """rate 1.0 + 'skip_layer' (the default) uses a sort-free closed form."""
+  levels = data.draw(st.lists(st.floats(-2, 2, width=32,
+                                        allow_subnormal=False),
+                              min_size=1, max_size=6), label='levels')
+  masks, scores = [], []
+  for n, p in _LAYERS:
+    zeros = data.draw(st.permutations(range(n)))[:p]
+    masks.append(_mask_with_zeros(n, zeros))
+    scores.append(np.asarray(data.draw(st.lists(
+        st.sampled_from(levels), min_size=n, max_size=n)), np.float32))
+  if 'fast' not in _UPDATES:
+    tx = jp.short_restriction(
+        _LAYER_COUNTS, _layers_tree([np.ones(n) for n, _ in _LAYERS]))
+    _UPDATES['fast'] = jax.jit(tx.update)
+  zero = _layers_tree([np.zeros(n) for n, _ in _LAYERS])
+  state = ShortRestrictionState(masks=_layers_tree(masks),
+                                count=jnp.int32(0))
+  _, new_state = _UPDATES['fast'](_layers_tree(scores), state, zero)
+  for (n, p), b, s in zip(_LAYERS, masks, scores):
+    got = np.asarray(new_state.masks[f'l{n}_{p}']['kernel'])
+    np.testing.assert_array_equal(got,
+                                  _reference_rule(s, b, p, 1.0, 'skip_layer'))
+
+
 # --------------------------------------------------------------------------
 # float64 ceil on device.
 

@@ -254,6 +254,44 @@ def _apply_swaps(c: dict[str, jax.Array], m: jax.Array,
   return new_keep.astype(scores_lib.MASK_DTYPE).reshape(shape)
 
 
+def _ordered_keys(x: jax.Array) -> jax.Array:
+  """uint32 keys whose order is the float order of ``x`` (-0.0 as +0.0)."""
+  x = jnp.where(x == 0, jnp.zeros_like(x), x)
+  bits = lax.bitcast_convert_type(x.astype(jnp.float32), jnp.uint32)
+  return jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(0x80000000))
+
+
+def _kth_smallest_key(keys: jax.Array, k: int) -> jax.Array:
+  """The k-th smallest (1-based) of uint32 ``keys``, exactly, without a sort:
+  32 bisection steps over the key space, each one vectorised count."""
+  def body(_, lo_hi):
+    lo, hi = lo_hi
+    mid = lo + (hi - lo) // 2
+    enough = jnp.sum(keys <= mid, dtype=jnp.int32) >= k
+    return jnp.where(enough, lo, mid + 1), jnp.where(enough, mid, hi)
+  _, hi = lax.fori_loop(0, 32, body,
+                        (jnp.uint32(0), jnp.uint32(0xFFFFFFFF)))
+  return hi
+
+
+def _full_swap_skip_layer(s: jax.Array, b: jax.Array,
+                          prune_count: int) -> jax.Array:
+  """Closed form of rate 1 with the 'skip_layer' tie rule (§2.7).
+
+  With ``t`` the P-th smallest score, ``|C0| == |C1|`` iff ``#{s <= t} == P``
+  (no tie straddles the threshold); swapping every candidate pair then gives
+  ``B = 1[s > t]``; otherwise the layer keeps ``B``. (When C0 and C1 are both
+  empty, ``1[s > t]`` already equals ``B``.) ``t`` comes from an exact
+  selection instead of a sort (about 25x faster on CPU): the fast path of the
+  default configuration.
+  """
+  keys = _ordered_keys(s)
+  t = _kth_smallest_key(keys.reshape(-1), prune_count)
+  no_tie = jnp.sum(keys <= t, dtype=jnp.int32) == prune_count
+  new = (keys > t).astype(scores_lib.MASK_DTYPE)
+  return jnp.where(no_tie, new, b)
+
+
 def _shapes(tree: Any) -> dict[Path, tuple[int, ...]]:
   return {p: tuple(leaf.shape) for p, leaf in prunable.flatten_paths(tree)}
 
@@ -339,6 +377,14 @@ def short_restriction(
     mask_items = prunable.flatten_paths(state.masks)
     active = [(path, b) for path, b in mask_items
               if 0 < counts[path] < math.prod(b.shape)]
+    if all_full and tie_rule == 'skip_layer':
+      fast = {path: _full_swap_skip_layer(score_items[path], b, counts[path])
+              for path, b in active}
+      masks = jax.tree.unflatten(
+          jax.tree.structure(state.masks),
+          [fast.get(path, b) for path, b in mask_items])
+      return updates, ShortRestrictionState(
+          masks=masks, count=optax.safe_increment(state.count))
     cands = [_layer_candidates(score_items[path], b, counts[path], tie_rule)
              for path, b in active]
     new_by_path = {}
