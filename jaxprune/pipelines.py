@@ -47,13 +47,14 @@ from jaxprune import checkpoint as ckpt_lib
 from jaxprune import criteria
 from jaxprune import flops as flops_lib
 from jaxprune import models
+from jaxprune.naming import Registry
 from jaxprune import scratch
 from jaxprune import steps as steps_lib
 from jaxprune import surgery
 from jaxprune import train
 from jaxprune import trainer
 
-_PIPELINES: dict[str, Callable] = {}
+_PIPELINES: Registry[Callable] = Registry('pipeline')
 
 STRUCTURED = ('l1_norm', 'slimming', 'uniform', 'random_channel')
 UNSTRUCTURED = ('magnitude',)
@@ -61,18 +62,11 @@ STAGES = ('finetune', 'scratch_e', 'scratch_b')
 
 
 def register_pipeline(name: str, fn: Callable) -> Callable:
-  if name in _PIPELINES:
-    raise ValueError(f'pipeline {name!r} is already registered')
-  _PIPELINES[name] = fn
-  return fn
+  return _PIPELINES.register(name, fn)
 
 
 def get_pipeline(name: str) -> Callable:
-  try:
-    return _PIPELINES[name]
-  except KeyError:
-    raise ValueError(f'unknown pipeline {name!r}; known pipelines: '
-                     f'{", ".join(sorted(_PIPELINES))}') from None
+  return _PIPELINES.get(name)
 
 
 def _json(config, field, default):

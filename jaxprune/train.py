@@ -181,9 +181,7 @@ def run_stage(*, name: str, config, workdir: str, model, source, params,
 def validate_config(config) -> None:
   """Checks values a typo would break, before anything is loaded or written."""
   models.get_spec(config.model)  # unknown model -> ValueError
-  if config.dataset not in data_lib.dataset_names():
-    raise ValueError(f'unknown dataset {config.dataset!r}; known datasets: '
-                     f'{data_lib.dataset_names()}')
+  data_lib.check_dataset(config.dataset)  # unknown dataset -> ValueError
   for field in ('epochs', 'batch_size', 'eval_batch_size'):
     if config[field] <= 0:
       raise ValueError(f'config.{field} must be positive, got {config[field]}')

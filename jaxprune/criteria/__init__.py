@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from jaxprune.naming import Registry
+
 from jaxprune.criteria.layout import FAMILIES, Unit, family, units
 from jaxprune.criteria.magnitude import (density, global_magnitude_masks,
                                          iterative_magnitude_masks,
@@ -34,26 +36,19 @@ from jaxprune.criteria.structured import (L1_TARGETS, bn_l1_subgradient,
                                           slimming_threshold,
                                           uniform_channel_keep)
 
-_CRITERIA: dict[str, Callable] = {}
+_CRITERIA: Registry[Callable] = Registry('criterion', 'criteria')
 
 
 def register_criterion(name: str, fn: Callable) -> Callable:
-  if name in _CRITERIA:
-    raise ValueError(f'criterion {name!r} is already registered')
-  _CRITERIA[name] = fn
-  return fn
+  return _CRITERIA.register(name, fn)
 
 
 def criterion_names() -> list[str]:
-  return sorted(_CRITERIA)
+  return _CRITERIA.names()
 
 
 def get_criterion(name: str) -> Callable:
-  try:
-    return _CRITERIA[name]
-  except KeyError:
-    raise ValueError(f'unknown criterion {name!r}; known criteria: '
-                     f'{", ".join(criterion_names())}') from None
+  return _CRITERIA.get(name)
 
 
 register_criterion('magnitude', global_magnitude_masks)

@@ -15,7 +15,7 @@ from jaxprune.data.augment import augment_images, crop_flip_params, example_keys
 from jaxprune.data.digits import load_digits
 from jaxprune.data.image_folder import FolderIndex, find_bad_image, load_image_folder, scan_image_folder
 from jaxprune.data.imagenet import StreamingData, build_pipeline, make_folder_iterators, make_imagenet_iterators
-from jaxprune.data.registry import CIFAR10_CLASSES, dataset_names, load_dataset
+from jaxprune.data.registry import CIFAR10_CLASSES, check_dataset, dataset_names, load_dataset, register_dataset
 from jaxprune.data.stats import CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, compute_stats, dataset_stats
 from jaxprune.data.tfds_sources import load_tfds_arrays
 
@@ -32,7 +32,9 @@ __all__ = [
     'build_pipeline',
     'compute_stats',
     'crop_flip_params',
+    'check_dataset',
     'dataset_names',
+    'register_dataset',
     'dataset_stats',
     'example_keys',
     'extract_archive',

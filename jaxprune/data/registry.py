@@ -9,6 +9,7 @@ from jaxprune.data.digits import load_digits
 from jaxprune.data.image_folder import load_image_folder
 from jaxprune.data.imagenet import StreamingData, make_imagenet_iterators
 from jaxprune.data.tfds_sources import load_tfds_arrays
+from jaxprune.naming import Registry
 
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
@@ -37,18 +38,27 @@ def _image_folder(path=None, **options) -> ArrayDataset:
   return load_image_folder(path, **options)
 
 
-_LOADERS: dict[str, Callable[..., Any]] = {
-    'digits': load_digits,
-    'cifar10': _cifar('cifar10'),
-    'cifar100': _cifar('cifar100'),
-    'image_folder': _image_folder,
-    'imagenet2012': make_imagenet_iterators,
-}
+_LOADERS: Registry[Callable[..., Any]] = Registry('dataset')
+for _name, _loader in (('digits', load_digits), ('cifar10', _cifar('cifar10')),
+                       ('cifar100', _cifar('cifar100')),
+                       ('image_folder', _image_folder),
+                       ('imagenet2012', make_imagenet_iterators)):
+  _LOADERS.register(_name, _loader)
+
+
+def register_dataset(name: str, loader: Callable[..., Any]) -> None:
+  """Adds a loader ``(**options) -> ArrayDataset | StreamingData``."""
+  _LOADERS.register(name, loader)
+
+
+def check_dataset(name: str) -> None:
+  """Raises ValueError (listing the known names) for an unknown dataset."""
+  _LOADERS.get(name)
 
 
 def dataset_names() -> list[str]:
   """Names accepted by ``load_dataset``."""
-  return sorted(_LOADERS)
+  return _LOADERS.names()
 
 
 def load_dataset(name: str, **options) -> ArrayDataset | StreamingData:
@@ -64,8 +74,4 @@ def load_dataset(name: str, **options) -> ArrayDataset | StreamingData:
   Raises:
     ValueError: unknown name (the message lists the known ones).
   """
-  try:
-    loader = _LOADERS[name]
-  except KeyError:
-    raise ValueError(f'unknown dataset {name!r}; known datasets: {dataset_names()}') from None
-  return loader(**options)
+  return _LOADERS.get(name)(**options)

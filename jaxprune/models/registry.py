@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import flax.linen as nn
 
+from jaxprune.naming import Registry
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
@@ -34,26 +36,19 @@ class ModelSpec:
   description: str = ''
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: Registry[ModelSpec] = Registry('model')
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-  if spec.name in _REGISTRY:
-    raise ValueError(f'model {spec.name!r} is already registered')
-  _REGISTRY[spec.name] = spec
-  return spec
+  return _REGISTRY.register(spec.name, spec)
 
 
 def model_names() -> list[str]:
-  return sorted(_REGISTRY)
+  return _REGISTRY.names()
 
 
 def get_spec(name: str) -> ModelSpec:
-  try:
-    return _REGISTRY[name]
-  except KeyError:
-    raise ValueError(f'unknown model {name!r}; known models: '
-                     f'{", ".join(model_names())}') from None
+  return _REGISTRY.get(name)
 
 
 def default_widths(name: str, num_classes: int = 10) -> Any:
