@@ -132,23 +132,20 @@ def compact(model_name: str, widths, params, batch_stats,
   t = _Trees(params, batch_stats)
   widths = copy.deepcopy(widths)
   if fam == 'vgg':
-    convs = [u for u in units]
-    cfg = list(widths)
-    pos = [i for i, v in enumerate(cfg) if v != 'M']
-    for n, u in enumerate(convs):
-      if u.bn not in keep:
-        continue
-      idx = keep[u.bn]
-      c = layout.num_channels(params, u)
-      t.slice_out(u.producer, idx)
-      t.slice_out(u.bn, idx)
-      if n + 1 < len(convs):
-        t.slice_in(convs[n + 1].producer, idx)
-      else:
-        head = 'fc1' if t.has('fc1') else 'classifier'
-        t.slice_rows(head, idx, c)
-      cfg[pos[n]] = int(idx.size)
-    new_widths = cfg
+    new_widths = _compact_vgg_convs(units, keep, list(widths), t, params)
+  elif fam == 'vgg_head':
+    convs = [u for u in units if u.bn.startswith('bn')]
+    cfg = _compact_vgg_convs(convs, keep, list(widths['cfg']), t, params)
+    fc_widths = list(widths['fc_widths'])
+    for k, nxt in ((1, 'fc2'), (2, 'classifier')):
+      bn = f'fc{k}_bn'
+      if bn in keep:
+        idx = keep[bn]
+        t.slice_out(f'fc{k}', idx)
+        t.slice_out(bn, idx)
+        t.slice_rows(nxt, idx, fc_widths[k - 1])
+        fc_widths[k - 1] = int(idx.size)
+    new_widths = {'cfg': cfg, 'fc_widths': fc_widths}
   elif fam == 'resnet':
     bw = [list(stage) for stage in widths['block_widths']]
     blocks = [(s, b) for s, stage in enumerate(bw) for b in range(len(stage))]
@@ -169,6 +166,25 @@ def compact(model_name: str, widths, params, batch_stats,
     raise ValueError(f'no surgery for family {fam}')
   new_params, new_stats = t.out()
   return new_widths, new_params, new_stats
+
+
+def _compact_vgg_convs(convs, keep, cfg, t, params):
+  """Slices a VGG conv stack (and the head's input rows); returns the cfg."""
+  pos = [i for i, v in enumerate(cfg) if v != 'M']
+  for n, u in enumerate(convs):
+    if u.bn not in keep:
+      continue
+    idx = keep[u.bn]
+    c = layout.num_channels(params, u)
+    t.slice_out(u.producer, idx)
+    t.slice_out(u.bn, idx)
+    if n + 1 < len(convs):
+      t.slice_in(convs[n + 1].producer, idx)
+    else:
+      head = 'fc1' if t.has('fc1') else 'classifier'
+      t.slice_rows(head, idx, c)
+    cfg[pos[n]] = int(idx.size)
+  return cfg
 
 
 def _compact_selection(fam, widths, units, keep, t, params):

@@ -28,6 +28,9 @@ CASES = [
     ('resnet34', {'stem_width': 8, 'stage_widths': [8, 8, 16, 16],
                   'block_widths': [[8] * 3, [8] * 4, [16] * 6, [16] * 3]},
      (224, 224, 3)),
+    ('vgg11_slim_imagenet', {'cfg': [8, M, 8, M, 8, 16, M, 16, 8, M, 8, 16,
+                                      M], 'fc_widths': [16, 12]},
+     (224, 224, 3)),
     ('preresnet164', None, (8, 8, 3)),
     ('densenet40', None, (8, 8, 3)),
 ]
@@ -168,3 +171,18 @@ def test_vgg16_a_widths_and_largest_l1_filters_kept():
   kept = keep['bn0']
   dropped = np.setdiff1d(np.arange(64), kept)
   assert scores[kept].min() >= scores[dropped].max()
+
+
+def test_vgg11_slimming_threshold_covers_head_bn1d():
+  widths = {'cfg': [8, M, 8, M, 8, 8, M, 8, 8, M, 8, 8, M],
+            'fc_widths': [16, 16]}
+  model = models.create_model('vgg11_slim_imagenet', 10, widths)
+  variables = _he_variables(model, (224, 224, 3))
+  params, stats = _randomize(variables['params'], variables['batch_stats'], 4)
+  keep = criteria.slimming_channel_keep(params, 'vgg11_slim_imagenet', 0.5)
+  assert {'fc1_bn', 'fc2_bn'} <= set(keep)
+  new_widths, _, _ = surgery.compact('vgg11_slim_imagenet', widths, params,
+                                     stats, keep)
+  assert new_widths['fc_widths'] == [len(keep['fc1_bn']), len(keep['fc2_bn'])]
+  kept = sum(len(v) for v in keep.values())
+  assert kept < (8 * 8 + 32) and kept > 0

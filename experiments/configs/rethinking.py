@@ -48,8 +48,8 @@ ROWS = {
                           dict(prune_ratio=0.4, sparsity_lambda=1e-5)),
     'densenet40_slim60': ('cifar10', 'densenet40', 'slimming',
                           dict(prune_ratio=0.6, sparsity_lambda=1e-5)),
-    # ImageNet VGG-11 slimming: needs a vgg11 slimming layout (not yet in
-    # jaxprune.criteria.layout): listed for the report, refused at run time.
+    # ImageNet VGG-11 slimming: the global threshold covers the conv BNs and
+    # the head's BN1d layers (fc1_bn, fc2_bn), so hidden FC widths shrink too.
     'vgg11_slim50': ('imagenet2012', 'vgg11_slim_imagenet', 'slimming',
                      dict(prune_ratio=0.5, sparsity_lambda=1e-5)),
     # Table 6: unstructured magnitude pruning. CIFAR ratios are unknown in

@@ -17,7 +17,9 @@ indices (``np.int64`` array) of that BN. Two kinds of unit exist:
 Families (model names): ``vgg`` (digits_cnn, vgg16_l1, vgg19_slim, vgg19_wl,
 vgg19_jackpot), ``resnet`` (resnet20/32/56/110, resnet32_jackpot, resnet34:
 basic blocks, only each block's first conv), ``preresnet`` (preresnet164),
-``densenet`` (densenet40).
+``densenet`` (densenet40), ``vgg_head`` (vgg11_slim_imagenet: the conv BNs
+plus the BN1d after each hidden Linear, ``fc1_bn``/``fc2_bn``, whose producer
+is that Linear; the ImageNet slimming threshold covers them too).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ FAMILIES = {
     'resnet20': 'resnet', 'resnet32': 'resnet', 'resnet56': 'resnet',
     'resnet110': 'resnet', 'resnet32_jackpot': 'resnet', 'resnet34': 'resnet',
     'preresnet164': 'preresnet', 'densenet40': 'densenet',
+    'vgg11_slim_imagenet': 'vgg_head',
 }
 
 
@@ -75,9 +78,12 @@ def _blocks(params, prefix='stage'):
 def units(model_name: str, params: Any) -> list[Unit]:
   """The prunable units of ``params`` (a model's params tree), in order."""
   fam = family(model_name)
-  if fam == 'vgg':
+  if fam in ('vgg', 'vgg_head'):
     ids = sorted(int(k[2:]) for k in params if re.fullmatch(r'bn\d+', k))
-    return [Unit(f'bn{i}', 'conv', f'conv{i}', layer_id=i + 1) for i in ids]
+    convs = [Unit(f'bn{i}', 'conv', f'conv{i}', layer_id=i + 1) for i in ids]
+    if fam == 'vgg':
+      return convs
+    return convs + [Unit(f'fc{k}_bn', 'conv', f'fc{k}') for k in (1, 2)]
   if fam == 'resnet':
     return [Unit(f'{name}/bn1', 'conv', f'{name}/conv1', layer_id=2 + 2 * g,
                  stage=s - 1)
