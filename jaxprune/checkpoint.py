@@ -107,3 +107,54 @@ def restore_latest(mngr: ocp.CheckpointManager, target_state):
     raise ValueError(f'cannot restore checkpoint {mngr.directory}/{step}: '
                      f'{type(e).__name__}: {e}') from e
   return restored['state'], restored['meta']
+
+
+def restore_variables(stage_dir: str, params_template, stats_template):
+  """(params, batch_stats, meta) of the newest checkpoint of another run.
+
+  Only the model variables are read, so the run that wrote the checkpoint may
+  have used any optimizer. Nothing is created or written.
+
+  Raises:
+    ValueError: no checkpoint in ``stage_dir``, an unreadable one, or one
+      whose variables do not fit the templates (another architecture); the
+      message names the directory and the first mismatching leaf.
+  """
+  directory = os.path.abspath(os.path.join(stage_dir, CHECKPOINT_DIR))
+  steps = sorted(int(d) for d in os.listdir(directory) if d.isdigit()) if (
+      os.path.isdir(directory)) else []
+  if not steps:
+    raise ValueError(f'{stage_dir} holds no jaxprune checkpoint '
+                     f'(expected {directory}/<step>/)')
+  path = os.path.join(directory, str(steps[-1]))
+  try:
+    with ocp.CheckpointManager(
+        directory, item_names=('state', 'meta'),
+        options=ocp.CheckpointManagerOptions(create=False,
+                                             read_only=True)) as mngr:
+      restored = mngr.restore(steps[-1], args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+  except Exception as e:  # orbax raises many types for unreadable files
+    raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: '
+                     f'{e}') from e
+  state = restored['state']
+  out = []
+  for name, template in (('trainable', params_template),
+                         ('batch_stats', stats_template)):
+    tree = state.get(name) if isinstance(state, dict) else None
+    if tree is None:
+      raise ValueError(f'checkpoint {path} has no {name}')
+    want = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+            jax.tree_util.tree_leaves_with_path(template)}
+    got = {jax.tree_util.keystr(k): np.shape(v) for k, v in
+           jax.tree_util.tree_leaves_with_path(tree)}
+    if want != got:
+      diff = sorted(k for k in set(want) | set(got)
+                    if want.get(k) != got.get(k))
+      k = diff[0]
+      raise ValueError(
+          f'checkpoint {path} does not fit this model (another '
+          f'architecture?): {name}{k} is {got.get(k)} in the checkpoint, '
+          f'{want.get(k)} in the model ({len(diff)} mismatching leaves)')
+    out.append(jax.tree.map(np.asarray, tree))
+  return out[0], out[1], restored['meta']

@@ -127,19 +127,12 @@ def _evaluate(model, source, params, batch_stats, masks=None):
 
 def _restore_params(stage_dir, model, source, config, seed):
   """Params/batch_stats of the latest checkpoint in a baseline stage dir."""
-  params, stats = train.init_variables(model, source.input_shape, seed)
-  tx, _ = train.build_optimizer(config, source.steps_per_epoch, 1,
-                                config.learning_rate)
-  template = steps_lib.create_train_state(params, stats, tx)
-  mngr = ckpt_lib.manager(stage_dir)
-  try:
-    restored = ckpt_lib.restore_latest(mngr, template)
-  finally:
-    mngr.close()
-  if restored is None:
-    raise ValueError(f'baseline_checkpoint {stage_dir} holds no checkpoint')
-  state, meta = restored
-  return state.trainable, state.batch_stats, meta
+  del config, seed
+  template = jax.eval_shape(lambda: model.init(
+      jax.random.key(0), np.zeros((1, *source.input_shape), np.float32),
+      train=False))
+  return ckpt_lib.restore_variables(stage_dir, template['params'],
+                                    template.get('batch_stats', {}))
 
 
 def _stage_entry(counts, fit_result) -> dict[str, Any]:

@@ -120,3 +120,23 @@ def test_suite_main_job_runs_both_papers(tmp_path):
   with pytest.raises(ValueError, match='unknown methods'):
     config.suite_methods = 'l1_norm,lasso'
     pipelines.get_pipeline('suite')(config, str(tmp_path / 'bad'))
+
+
+def test_baseline_checkpoint_of_another_run(tmp_path):
+  first = _config(method='slimming', prune_ratio=0.5, stages='finetune')
+  pipelines.rethinking(first, str(tmp_path / 'a'))  # slimming: extra opt state
+  reuse = _config(method='l1_norm', prune_ratio=0.5, stages='finetune',
+                  baseline_checkpoint=str(tmp_path / 'a' / 'baseline'))
+  out = pipelines.rethinking(reuse, str(tmp_path / 'b'))
+  ran = json.loads((tmp_path / 'a' / 'results.json').read_text())
+  assert out['runs'][0]['stages']['baseline']['last_test_accuracy'] == \
+      ran['runs'][0]['stages']['baseline']['last_test_accuracy']
+  assert not (tmp_path / 'b' / 'baseline').exists()
+  missing = _config(baseline_checkpoint=str(tmp_path / 'nowhere'))
+  with pytest.raises(ValueError, match='holds no jaxprune checkpoint'):
+    pipelines.rethinking(missing, str(tmp_path / 'c'))
+  assert not (tmp_path / 'nowhere').exists()
+  other = _config(widths='[8, 8, "M", 16, 16]',
+                  baseline_checkpoint=str(tmp_path / 'a' / 'baseline'))
+  with pytest.raises(ValueError, match='does not fit this model'):
+    pipelines.rethinking(other, str(tmp_path / 'd'))
