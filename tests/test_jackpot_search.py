@@ -120,6 +120,14 @@ def test_pipeline_end_to_end_and_resume_with_other_sparsity(tmp_path):
     pipeline.run_jackpot(other, str(tmp_path))
 
 
+def test_bad_search_batch_size_is_refused_before_any_work(tmp_path):
+  config = _small_config()
+  config.jackpot.batch_size = 60  # 8 devices in the tests
+  with pytest.raises(ValueError, match='does not divide over 8 devices'):
+    pipeline.run_jackpot(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
 @pytest.mark.parametrize('sparsity', [0.0, 1.0, -0.1, 1.5])
 def test_sparsity_outside_open_unit_interval_is_refused(tmp_path, sparsity):
   config = _small_config()

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from jaxprune import flops as flops_lib
 from jaxprune import masks as masks_lib
 from jaxprune import models
+from jaxprune import sources
 from jaxprune import steps as steps_lib
 from jaxprune import train
 from jaxprune import trainer
@@ -66,6 +68,7 @@ def validate(config) -> None:
     raise ValueError('jackpot.tune_epochs must be >= 0')
   if jp.epochs <= 0 or jp.batch_size <= 0:
     raise ValueError('jackpot.epochs and jackpot.batch_size must be positive')
+  sources.check_batch_size(jp.batch_size, train.num_devices_of(config))
   _rate_fn(jp)
 
 
@@ -80,6 +83,16 @@ def _layer_report(counts, masks, initial_masks) -> dict[str, dict[str, Any]]:
         'changed_vs_magnitude': int(np.sum(m != np.asarray(init[path]))),
     }
   return out
+
+
+def _with_batch_size(source, batch_size: int):
+  """The same data at the search's batch size (checked like the core's)."""
+  if isinstance(source, sources.ArraySource):
+    return dataclasses.replace(source, batch_size=batch_size)
+  if batch_size != source.batch_size:
+    raise ValueError('a streamed dataset is batched by config.batch_size; '
+                     f'set jackpot.batch_size={source.batch_size} too')
+  return source
 
 
 def overlap_study(config, dataset, source, params, batch_stats, counts,
@@ -143,9 +156,7 @@ def run_jackpot(config, workdir: str) -> dict[str, Any]:
   params, batch_stats = jax.device_get((params, batch_stats))
 
   # 2-3. Magnitude mask, then the score search on the frozen weights.
-  search_source = train.build_source(config, dataset)
-  search_source.batch_size = jp.batch_size
-  search_source.__post_init__()
+  search_source = _with_batch_size(source, jp.batch_size)
   setup = search.create_search_state(
       params, batch_stats, sparsity=jp.sparsity,
       learning_rate=jp.learning_rate, weight_decay=jp.weight_decay,
