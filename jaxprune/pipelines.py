@@ -109,6 +109,38 @@ def _prune(config, model_name, widths, params, batch_stats):
   return keep, None, new_widths, new_params, new_stats
 
 
+def _stages(config) -> list[str]:
+  wanted = [s.strip() for s in
+            (config.get('stages') or ','.join(STAGES)).split(',') if s.strip()]
+  for s in wanted:
+    if s not in STAGES:
+      raise ValueError(f'unknown stage {s!r}; known: {STAGES}')
+  return wanted
+
+
+def _check_pruning_inputs(config, dataset) -> None:
+  """Bad pruning inputs fail before any training or write.
+
+  The criterion runs once on freshly initialised params: a prune ratio
+  outside [0, 1), an unknown L1 target, or a skip/ratio list naming a layer
+  the model lacks raises here. (Slimming's threshold depends on the trained
+  gammas, so only its ratio is checked.)
+  """
+  ratio = config.get('prune_ratio', 0.0)
+  if not 0.0 <= ratio < 1.0:
+    raise ValueError(f'config.prune_ratio must be in [0, 1), got {ratio}')
+  if config.method == 'slimming':
+    return
+  name, nc = config.model, dataset.num_classes
+  widths = train.parse_widths(config.widths) or models.default_widths(name, nc)
+  model = models.create_model(name, nc, widths)
+  shape = tuple(dataset.train_images.shape[1:]) if hasattr(
+      dataset, 'train_images') else tuple(dataset.image_shape)
+  params, stats = train.init_variables(model, shape, config.seed)
+  _prune(config, name, widths, jax.device_get(params),
+         jax.device_get(stats))
+
+
 def _evaluate(model, source, params, batch_stats, masks=None):
   """Test metrics of (params, batch_stats) without training."""
   if masks is None:
@@ -201,11 +233,7 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
                              'best_test_accuracy': metrics['test_accuracy'],
                              'last_test_accuracy': metrics['test_accuracy']}
   meta = {'widths': new_widths, 'model': name}
-  wanted = [s.strip() for s in
-            (config.get('stages') or ','.join(STAGES)).split(',') if s.strip()]
-  for s in wanted:
-    if s not in STAGES:
-      raise ValueError(f'unknown stage {s!r}; known: {STAGES}')
+  wanted = _stages(config)
 
   # 3. fine-tune (inherited weights, constant LR by default).
   if 'finetune' in wanted:
@@ -271,11 +299,13 @@ def rethinking(config, workdir: str) -> dict[str, Any]:
   if config.method not in STRUCTURED + UNSTRUCTURED:
     raise ValueError(f'unknown pruning method {config.method!r}; known: '
                      f'{STRUCTURED + UNSTRUCTURED}')
-  dataset = train.load_data(config)
-  config_dict = train.config_to_dict(config)
   seeds = int(config.get('seeds', 1))
   if seeds <= 0:
     raise ValueError(f'config.seeds must be positive, got {seeds}')
+  _stages(config)
+  dataset = train.load_data(config)
+  _check_pruning_inputs(config, dataset)
+  config_dict = train.config_to_dict(config)
   runs = []
   for i in range(seeds):
     seed = config.seed + i

@@ -140,3 +140,16 @@ def test_baseline_checkpoint_of_another_run(tmp_path):
                   baseline_checkpoint=str(tmp_path / 'a' / 'baseline'))
   with pytest.raises(ValueError, match='does not fit this model'):
     pipelines.rethinking(other, str(tmp_path / 'd'))
+
+
+@pytest.mark.parametrize('overrides, message', [
+    (dict(prune_ratio=1.2), r'prune_ratio must be in \[0, 1\)'),
+    (dict(method='l1_norm', l1_ratios='{"9": 0.5}'), '9'),
+    (dict(method='l1_norm', l1_ratios='', l1_skip='[42]'), '42'),
+    (dict(stages='finetune,scratch_x'), 'unknown stage'),
+    (dict(method='lasso'), 'unknown pruning method'),
+])
+def test_bad_pruning_input_fails_before_training(tmp_path, overrides, message):
+  with pytest.raises(ValueError, match=message):
+    pipelines.rethinking(_config(**overrides), str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
