@@ -110,6 +110,7 @@ def test_pipeline_end_to_end_and_resume_with_other_sparsity(tmp_path):
   assert set(overlap) == {'magnitude', 'random', 'l1_filter', 'snip', 'grasp',
                           'synflow'}
   assert all(0.0 <= row['overall'] <= 1.0 for row in overlap.values())
+  assert not any('classifier' in layer for layer in overlap['magnitude'])
   assert (tmp_path / 'overlap_heatmap.png').stat().st_size > 0
   assert 'overlap' in (tmp_path / 'overlap.md').read_text()
   other = _small_config()

@@ -99,6 +99,9 @@ def overlap_study(config, dataset, source, params, batch_stats, counts,
                   jackpot_masks, out_dir: str) -> dict[str, Any]:
   """Masks of six criteria at the jackpot's per-layer counts vs the jackpot.
 
+  Only pruned layers are compared (the dense classifier would agree
+  trivially).
+
   Writes ``overlap.md`` and ``overlap_heatmap.png`` to ``out_dir`` and returns
   the table (per layer and overall ``|keep_A & keep_J| / |keep_J|``).
   """
@@ -111,7 +114,13 @@ def overlap_study(config, dataset, source, params, batch_stats, counts,
   masks = overlap.all_masks(params, batch_stats, model, counts,
                             [(batch['image'], batch['label'])],
                             jax.random.key(config.seed), source.input_shape)
-  table = overlap.overlap_table(masks, jackpot_masks)
+  # Layers never pruned (the classifier) agree trivially: leave them out.
+  pruned = {p for p, c in counts.items() if c > 0}
+  only_pruned = lambda tree: prunable.unflatten_paths(
+      [(p, m) for p, m in prunable.flatten_paths(tree) if p in pruned])
+  table = overlap.overlap_table(
+      {name: only_pruned(m) for name, m in masks.items()},
+      only_pruned(jackpot_masks))
   overlap.write_overlap_report(table, out_dir)
   return table.as_dict()
 
