@@ -45,6 +45,17 @@ def parse_widths(widths_json: str):
     raise ValueError(f'config.widths is not valid JSON: {e}') from e
 
 
+def resize_images(dataset, size: int):
+  """Bilinear resize of both splits to ``size`` x ``size`` (uint8)."""
+  def resize(images):
+    n, _, _, c = images.shape
+    out = jax.image.resize(jnp.asarray(images, jnp.float32),
+                           (n, size, size, c), 'bilinear')
+    return np.asarray(jnp.clip(jnp.round(out), 0, 255), np.uint8)
+  return dataset.replace(train_images=resize(dataset.train_images),
+                         test_images=resize(dataset.test_images))
+
+
 def take_train_subset(dataset, size: int):
   """A fixed random subset of ``size`` training examples (test set kept)."""
   n = len(dataset.train_images)
@@ -59,10 +70,19 @@ def take_train_subset(dataset, size: int):
 def load_data(config):
   """The dataset of ``config`` (arrays, or a stream for ImageNet)."""
   dataset = _load_data(config)
-  if config.get('train_subset', 0):
-    if isinstance(dataset, data_lib.StreamingData):
-      raise ValueError('config.train_subset applies to array datasets only')
-    dataset = take_train_subset(dataset, config.train_subset)
+  resizing = {k: config.get(k, 0) for k in
+              ('train_subset', 'test_subset', 'image_size')}
+  if any(resizing.values()) and isinstance(dataset, data_lib.StreamingData):
+    raise ValueError(f'config fields {sorted(k for k, v in resizing.items() if v)} '
+                     'apply to array datasets only')
+  if resizing['train_subset']:
+    dataset = take_train_subset(dataset, resizing['train_subset'])
+  if resizing['test_subset']:
+    n = min(resizing['test_subset'], len(dataset.test_images))
+    dataset = dataset.replace(test_images=dataset.test_images[:n],
+                              test_labels=dataset.test_labels[:n])
+  if resizing['image_size']:
+    dataset = resize_images(dataset, resizing['image_size'])
   return dataset
 
 

@@ -98,8 +98,11 @@ def test_row_variants():
   assert rethinking_configs.get_config('resnet34_a').lr_step_every == 30
   with pytest.raises(ValueError, match='unknown row variants'):
     rethinking_configs.get_config('resnet56_a,tiny')
-  with pytest.raises(ValueError, match='no'):
-    rethinking_configs.get_config('resnet34_a,small')
+  tiny = rethinking_configs.get_config('resnet34_a,small')
+  assert (tiny.dataset, tiny.image_size, tiny.train_subset, tiny.test_subset,
+          tiny.scratch_b_rule) == ('cifar10', 224, 64, 64, 'imagenet')
+  with pytest.raises(ValueError, match='no cifar100 variant'):
+    rethinking_configs.get_config('resnet34_a,cifar100')
 
 
 def test_suite_main_job_runs_both_papers(tmp_path):

@@ -220,3 +220,13 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path):
   mngr = checkpoint.manager(str(tmp_path / 'run'))
   with pytest.raises(ValueError, match='cannot restore checkpoint'):
     checkpoint.restore_latest(mngr, state)
+
+
+def test_subsets_and_resize_of_array_datasets():
+  config = _config(train_subset=100, test_subset=20, image_size=12)
+  ds = train.load_data(config)
+  assert ds.train_images.shape == (100, 12, 12, 1)
+  assert ds.test_images.shape == (20, 12, 12, 1) and len(ds.test_labels) == 20
+  assert ds.train_images.dtype == np.uint8
+  with pytest.raises(ValueError, match='exceeds'):
+    train.load_data(_config(train_subset=10**6))

@@ -21,6 +21,10 @@ def get_base_config() -> ml_collections.ConfigDict:
   # >0: train on a fixed random subset of this many training examples (the
   # same subset for every run and seed), for small CPU budgets.
   config.train_subset = 0
+  config.test_subset = 0  # >0: evaluate on the first this many test images
+  # >0: resize array-dataset images to image_size x image_size (e.g. 224 to
+  # run an ImageNet architecture on a few CIFAR images in a CPU smoke run).
+  config.image_size = 0
   # Optimisation (rethinking.md §5.1 defaults).
   config.epochs = 160
   config.batch_size = 64

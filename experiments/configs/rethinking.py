@@ -9,8 +9,11 @@ row (see ROWS). ``,cifar100`` runs a CIFAR row on CIFAR-100 (the paper's
 CIFAR-100 columns). ``,small`` is the row's small-budget variant for a CPU: the
 same model, method and pruning targets on a 2,000-image subset of the CIFAR-10
 image folder (``--config.data_path=<cifar10-jpeg folder or .tar.gz>``), 2
-epochs per stage, Scratch-B capped at 4 epochs, one seed. ImageNet rows have
-no small variant (224x224 models cost seconds per image on a CPU).
+epochs per stage, Scratch-B capped at 4 epochs, one seed. For ImageNet rows
+``,small`` is a CPU smoke run of the ImageNet architecture: 64 training and 64
+test images of the CIFAR-10 folder resized to 224x224 (the models need 224
+input), batch 16, 1 epoch per stage (Scratch-B capped at 2): minutes per stage
+on 2 cores, a check that the whole pipeline runs, not an accuracy.
 rethinking.md §3 (methods), §5 (protocols) and §8 (published numbers, used by
 experiments/report.py through the ``row`` field).
 """
@@ -102,6 +105,12 @@ SMALL_BUDGET = dict(dataset='cifar10', train_subset=2000, epochs=2,
                     eval_batch_size=500)
 
 
+SMALL_IMAGENET = dict(dataset='cifar10', train_subset=64, test_subset=64,
+                      image_size=224, batch_size=16, eval_batch_size=32,
+                      epochs=1, lr_step_every=0, finetune_epochs=1,
+                      scratch_b_max_epochs=2, seeds=1)
+
+
 def get_config(arg: str = 'resnet56_a') -> ml_collections.ConfigDict:
   row, *variants = [a.strip() for a in arg.split(',')]
   if row not in ROWS:
@@ -111,8 +120,9 @@ def get_config(arg: str = 'resnet56_a') -> ml_collections.ConfigDict:
     raise ValueError(f'unknown row variants {sorted(unknown)}; known: '
                      'cifar100, small')
   dataset, model, method, overrides = ROWS[row]
-  if dataset == 'imagenet2012' and variants:
-    raise ValueError(f'ImageNet row {row!r} has no {variants} variant')
+  if dataset == 'imagenet2012' and 'cifar100' in variants:
+    raise ValueError(f'ImageNet row {row!r} has no cifar100 variant')
+  small_imagenet = dataset == 'imagenet2012' and 'small' in variants
   if 'cifar100' in variants:
     dataset = 'cifar100'
   if 'small' in variants:
@@ -137,4 +147,7 @@ def get_config(arg: str = 'resnet56_a') -> ml_collections.ConfigDict:
     config.seeds = 5  # §5.1: mean +- std of 5 runs
   for k, v in overrides.items():
     config[k] = v
+  if small_imagenet:  # after the ImageNet protocol fields above
+    for k, v in SMALL_IMAGENET.items():
+      config[k] = v
   return config
