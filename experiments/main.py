@@ -1,7 +1,7 @@
 """Launches a jaxprune experiment.
 
     python -m experiments.main --config=experiments/configs/digits.py \
-        --workdir=/tmp/digits --config.epochs=10
+        --workdir=runs/digits --config.epochs=10
 
 This file is intentionally kept short: the logic lives in ``jaxprune`` where it
 can be tested and imported in a notebook.

@@ -1,6 +1,6 @@
 """Tables and plots of pipeline runs (see :mod:`jaxprune.report`).
 
-    python -m experiments.report /tmp/r56a /tmp/r56b --output=/tmp/report
+    python -m experiments.report runs/r56a runs/r56b --output=runs/report
 """
 
 import json

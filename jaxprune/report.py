@@ -1,6 +1,6 @@
 """Tables and plots of Rethinking pipeline runs.
 
-    python -m experiments.report /tmp/r56a /tmp/r56b --output=/tmp/report
+    python -m experiments.report runs/r56a runs/r56b --output=runs/report
 
 Reads ``results.json`` of each workdir (written by the ``rethinking`` or
 ``jackpot`` pipeline). For Rethinking runs it writes ``<output>/table.md`` in the

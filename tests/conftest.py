@@ -38,7 +38,7 @@ def cifar10_jpeg_archive():
   path = os.environ.get(CIFAR10_JPEG_ENV)
   if not path:
     pytest.skip(f'{CIFAR10_JPEG_ENV} is not set: set it to the path of cifar10-jpeg.tar.gz '
-                '(e.g. /work/shared/data/cifar10-jpeg.tar.gz) to test the real CIFAR-10 data')
+                '(e.g. ../shared/data/cifar10-jpeg.tar.gz) to test the real CIFAR-10 data')
   if not os.path.isfile(path):
     pytest.fail(f'{CIFAR10_JPEG_ENV}={path} does not name an existing file')
   return path

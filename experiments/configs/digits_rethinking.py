@@ -1,7 +1,7 @@
 """Rethinking pipeline on the embedded digits (small budget, ~1-2 min CPU).
 
     python -m experiments.main --config=experiments/configs/digits_rethinking.py \
-        --workdir=/tmp/digits_rethinking --config.method=slimming
+        --workdir=runs/digits_rethinking --config.method=slimming
 
 Baseline -> prune (L1-norm by default: every conv keeps half its filters)
 -> fine-tune -> Scratch-E -> Scratch-B on ``digits_cnn``.

@@ -2,7 +2,7 @@
 
     python -m experiments.main \
         --config=experiments/configs/rethinking.py:resnet56_a \
-        --workdir=/tmp/r56a --config.seeds=5
+        --workdir=runs/r56a --config.seeds=5
 
 ``get_config('<row>[,cifar100][,small]')`` returns the config of one table
 row (see ROWS). ``,cifar100`` runs a CIFAR row on CIFAR-100 (the paper's
