@@ -12,7 +12,7 @@ image folder (``--config.data_path=<cifar10-jpeg folder or .tar.gz>``), 2
 epochs per stage, Scratch-B capped at 4 epochs, one seed. For ImageNet rows
 ``,small`` is a CPU smoke run of the ImageNet architecture: 64 training and 64
 test images of the CIFAR-10 folder resized to 224x224 (the models need 224
-input), batch 16, 1 epoch per stage (Scratch-B capped at 2): minutes per stage
+input), batch 16, 2 epochs (fine-tune 1, Scratch-B capped at 2): minutes per stage
 on 2 cores, a check that the whole pipeline runs, not an accuracy.
 rethinking.md §3 (methods), §5 (protocols) and §8 (published numbers, used by
 experiments/report.py through the ``row`` field).
@@ -107,7 +107,7 @@ SMALL_BUDGET = dict(dataset='cifar10', train_subset=2000, epochs=2,
 
 SMALL_IMAGENET = dict(dataset='cifar10', train_subset=64, test_subset=64,
                       image_size=224, batch_size=16, eval_batch_size=32,
-                      epochs=1, lr_step_every=0, finetune_epochs=1,
+                      epochs=2, lr_step_every=0, finetune_epochs=1,
                       scratch_b_max_epochs=2, seeds=1)
 
 
