@@ -41,7 +41,6 @@ from typing import Any, Callable
 from absl import logging
 import jax
 import numpy as np
-import optax
 
 from jaxprune import checkpoint as ckpt_lib
 from jaxprune import criteria
@@ -141,25 +140,8 @@ def _check_pruning_inputs(config, dataset) -> None:
          jax.device_get(stats))
 
 
-def _evaluate(model, source, params, batch_stats, masks=None):
-  """Test metrics of (params, batch_stats) without training."""
-  if masks is None:
-    param_map = steps_lib.dense_param_map()
-  else:
-    param_map = steps_lib.masked_param_map()
-  state = steps_lib.create_train_state(
-      params, batch_stats, optax.identity(),
-      None if masks is None else {'masks': masks})
-  p_eval = steps_lib.pmap_eval_step(model=model, param_map=param_map,
-                                    prepare_batch=source.prepare_batch)
-  state = steps_lib.replicate(state, source.num_devices)
-  _, eval_data = steps_lib.replicate(source.device_data(), source.num_devices)
-  return trainer.evaluate(p_eval, state, source, eval_data)
-
-
-def _restore_params(stage_dir, model, source, config, seed):
+def _restore_params(stage_dir, model, source):
   """Params/batch_stats of the latest checkpoint in a baseline stage dir."""
-  del config, seed
   template = jax.eval_shape(lambda: model.init(
       jax.random.key(0), np.zeros((1, *source.input_shape), np.float32),
       train=False))
@@ -187,9 +169,9 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
 
   # 1. the large model.
   if config.get('baseline_checkpoint'):
-    params, stats, meta = _restore_params(config.baseline_checkpoint, model,
-                                          source, config, seed)
-    metrics = _evaluate(model, source, params, stats)
+    params, stats, meta = _restore_params(config.baseline_checkpoint,
+                                          model, source)
+    metrics = trainer.evaluate_params(model, source, params, stats)
     history = meta.get('history', [])
     out['stages']['baseline'] = {
         'params': full_counts.params, 'flops': full_counts.flops,
@@ -220,7 +202,7 @@ def _run_seed(config, workdir, seed, dataset, config_dict):
     counts = flops_lib.count(small, source.input_shape, masks=masks)
   else:
     counts = flops_lib.count(small, source.input_shape)
-  metrics = _evaluate(small, source, p_params, p_stats, masks)
+  metrics = trainer.evaluate_params(small, source, p_params, p_stats, masks)
   out['pruned'] = {'params': counts.params, 'flops': counts.flops,
                    'widths': new_widths,
                    'test_accuracy': metrics['test_accuracy'],

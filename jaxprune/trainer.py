@@ -59,14 +59,18 @@ def evaluate(p_eval, state, source, eval_data) -> dict[str, float]:
           'test_top5': float(totals['correct_top5']) / count}
 
 
-def evaluate_params(model, source, params, batch_stats) -> dict[str, float]:
-  """Test metrics of fixed ``params`` (e.g. a masked model), no training."""
+def evaluate_params(model, source, params, batch_stats,
+                    masks=None) -> dict[str, float]:
+  """Test metrics of fixed ``params`` (masked by ``masks`` if given)."""
+  if masks is None:
+    param_map, frozen = steps_lib.dense_param_map(), None
+  else:
+    param_map, frozen = steps_lib.masked_param_map(), {'masks': masks}
   state = steps_lib.create_train_state(params, batch_stats,
-                                       optax.identity())
+                                       optax.identity(), frozen)
   state = steps_lib.replicate(state, source.num_devices)
   _, eval_data = steps_lib.replicate(source.device_data(), source.num_devices)
-  p_eval = steps_lib.pmap_eval_step(model=model,
-                                    param_map=steps_lib.dense_param_map(),
+  p_eval = steps_lib.pmap_eval_step(model=model, param_map=param_map,
                                     prepare_batch=source.prepare_batch)
   return evaluate(p_eval, state, source, eval_data)
 

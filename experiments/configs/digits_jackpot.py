@@ -12,8 +12,6 @@ from experiments.configs import jackpot_defaults
 def get_config():
   config = digits.get_config()
   config.pipeline = 'jackpot'
-  config.jackpot = jackpot_defaults.get_jackpot_config()
-  config.jackpot.sparsity = 0.9
-  config.jackpot.epochs = 15
-  config.jackpot.batch_size = 64
+  config.jackpot = jackpot_defaults.get_jackpot_config(
+      sparsity=0.9, epochs=15, batch_size=64)
   return config

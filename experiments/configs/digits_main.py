@@ -16,8 +16,6 @@ def get_config():
   config = digits_rethinking.get_config()
   config.pipeline = 'suite'
   config.suite_methods = 'l1_norm,slimming'
-  config.jackpot = jackpot_defaults.get_jackpot_config()
-  config.jackpot.sparsity = 0.9
-  config.jackpot.epochs = 10
-  config.jackpot.batch_size = 64
+  config.jackpot = jackpot_defaults.get_jackpot_config(
+      sparsity=0.9, epochs=10, batch_size=64)
   return config

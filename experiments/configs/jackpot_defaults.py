@@ -3,7 +3,8 @@
 import ml_collections
 
 
-def get_jackpot_config() -> ml_collections.ConfigDict:
+def get_jackpot_config(**overrides) -> ml_collections.ConfigDict:
+  """The score-search fields with their defaults, then ``overrides``."""
   jp = ml_collections.ConfigDict()
   jp.sparsity = 0.9
   jp.epochs = 30
@@ -24,4 +25,5 @@ def get_jackpot_config() -> ml_collections.ConfigDict:
   # GraSP and SynFlow masks at the same per-layer counts vs the jackpot mask.
   jp.overlap_study = True
   jp.overlap_examples = 256  # examples scoring SNIP/GraSP
+  jp.update(overrides)
   return jp
