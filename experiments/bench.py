@@ -21,15 +21,13 @@ from absl import flags
 import jax
 import numpy as np
 
-from experiments.configs import base
 from jaxprune import data as data_lib
 from jaxprune import jackpot
-from jaxprune import masks as masks_lib
 from jaxprune import models
-from jaxprune import sources
-from jaxprune import steps as steps_lib
-from jaxprune import train
-from jaxprune.jackpot import search
+from jaxprune import pruning
+from jaxprune.training import devices
+from jaxprune.training import optim
+from jaxprune.training import step as step_lib
 
 FLAGS = flags.FLAGS
 
@@ -80,57 +78,61 @@ def time_calls(fn, steps, warmup):
   return compile_s, statistics.median(times)
 
 
-def train_setup(mode, params, batch_stats, tx, steps_per_epoch):
-  """(state, tx, param_map) of a train-like step: dense, masked or search."""
+def train_setup(mode, spec, variables, tx, steps_per_epoch):
+  """(state, tx, model_params) of a train-like step: dense, masked (a 90 %
+  magnitude mask) or the jackpot score search at 90 %."""
+  params = variables['params']
   if mode == 'train':
-    return (steps_lib.create_train_state(params, batch_stats, tx), tx,
-            steps_lib.dense_param_map())
+    return (step_lib.create_train_state(params, variables['batch_stats'], tx),
+            tx, step_lib.dense_params)
+  counts = pruning.global_prune_counts(params, 0.9, spec.classifier)
+  masks = pruning.get_criterion('magnitude')(variables, spec, counts).masks
   if mode == 'masked':
-    _, kernel_masks, _ = jackpot.magnitude_init(params, 0.9)
-    masks = jackpot.scatter(masks_lib.ones_like(params), kernel_masks)
-    return (steps_lib.create_train_state(params, batch_stats, tx,
-                                         {'masks': masks}), tx,
-            steps_lib.masked_param_map())
+    tx = optim.masked_training(tx, masks)
+    return (step_lib.create_train_state(
+        jax.tree.map(lambda p, m: p * m, params, masks),
+        variables['batch_stats'], tx), tx, step_lib.dense_params)
   if mode == 'search':
-    setup = search.create_search_state(
-        params, batch_stats, sparsity=0.9, learning_rate=0.1,
-        weight_decay=5e-4, epochs=10, steps_per_epoch=steps_per_epoch)
-    return setup.state, setup.tx, setup.param_map
+    setup = jackpot.create_search_state(
+        variables, prune_counts=counts, initial_masks=masks,
+        learning_rate=0.1, weight_decay=5e-4, epochs=10,
+        steps_per_epoch=steps_per_epoch, classifier=spec.classifier)
+    return setup.state, setup.tx, setup.model_params
   raise ValueError(f'unknown mode {mode!r}')
 
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
-  spec = models.get_spec(model_name)
-  model = models.create_model(model_name, num_classes,
-                              axis_name=steps_lib.AXIS_NAME)
-  shape = spec.input_shape
+  spec = models.get_spec(model_name).bind(num_classes)
+  model = spec.module(step_lib.AXIS_NAME)
   n_dev = jax.local_device_count()
-  ds = synthetic_dataset(shape, num_classes, max(2 * batch_size, 512))
-  source = sources.ArraySource(ds, batch_size, batch_size, n_dev, 0)
-  params, batch_stats = train.init_variables(model, shape, 0)
-  tx, _ = train.build_optimizer(base.get_base_config(),
-                                source.steps_per_epoch, 10, 0.1, 'cosine')
-  train_data, eval_data = steps_lib.replicate(source.device_data(), n_dev)
+  ds = synthetic_dataset(spec.input_shape, num_classes,
+                         max(2 * batch_size, 512))
+  source = data_lib.ArraySource(ds, batch_size, batch_size, n_dev, 0)
+  variables = jax.device_get(spec.init(jax.random.key(0)))
+  tx = optim.sgd_coupled(optim.per_epoch_schedule(
+      0.1, 10, source.steps_per_epoch, 'cosine'), 0.9, 1e-4)
+  train_data, eval_data = devices.replicate(source.device_data(), n_dev)
   ids = next(source.train_inputs(0))
-  context = steps_lib.replicate({'epoch': np.int32(0),
-                                 'aug_rng': jax.random.key(1),
-                                 'rng': jax.random.key(2)}, n_dev)
+  context = devices.replicate({'epoch': np.int32(0),
+                               'aug_rng': jax.random.key(1),
+                               'rng': jax.random.key(2)}, n_dev)
   if mode == 'eval':
-    state = steps_lib.replicate(
-        steps_lib.create_train_state(params, batch_stats, tx), n_dev)
-    p = steps_lib.pmap_eval_step(model=model,
-                                 param_map=steps_lib.dense_param_map(),
-                                 prepare_batch=source.prepare_batch)
+    state = devices.replicate(step_lib.create_train_state(
+        variables['params'], variables['batch_stats'], tx), n_dev)
+    p = step_lib.pmap_eval_step(model=model,
+                                model_params=step_lib.dense_params,
+                                prepare_batch=source.prepare_batch)
     inputs = next(source.eval_inputs())
 
     def call():
       return p(state, eval_data, inputs)
   else:
-    state, tx, param_map = train_setup(mode, params, batch_stats, tx,
-                                       source.steps_per_epoch)
-    p = steps_lib.pmap_train_step(model=model, tx=tx, param_map=param_map,
-                                  prepare_batch=source.prepare_batch)
-    holder = [steps_lib.replicate(state, n_dev)]
+    state, tx, model_params = train_setup(mode, spec, variables, tx,
+                                          source.steps_per_epoch)
+    p = step_lib.pmap_train_step(model=model, tx=tx,
+                                 model_params=model_params,
+                                 prepare_batch=source.prepare_batch)
+    holder = [devices.replicate(state, n_dev)]
 
     def call():
       holder[0], metrics = p(holder[0], train_data, ids, context)

@@ -1,13 +1,13 @@
-"""Launches a jaxprune experiment.
+"""Launches a jaxprune study.
 
     python -m experiments.main --config=experiments/configs/digits.py \
-        --workdir=runs/digits --config.epochs=10
+        --workdir=runs/digits --config.optim.epochs=10
 
-This file is intentionally kept short: the logic lives in ``jaxprune`` where it
-can be tested and imported in a notebook.
+This file is intentionally kept short: ``config.study`` names a registered
+study (``jaxprune.studies``), which runs and writes ``results.json``; the logic
+lives in ``jaxprune`` where it can be tested and imported in a notebook.
 """
 
-import json
 import logging as pylogging
 import sys
 
@@ -17,7 +17,8 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
-from jaxprune import train
+from jaxprune import reporting
+from jaxprune import studies
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and '
@@ -41,21 +42,11 @@ def main(argv):
   logging.get_absl_handler().addFilter(_QuietLibraries())
   logging.info('JAX devices: %s', jax.local_devices())
   config = FLAGS.config
-  runner = train.train_and_evaluate
-  if config.get('pipeline'):
-    from jaxprune import pipelines  # pylint: disable=g-import-not-at-top
-    runner = pipelines.get_pipeline(config.pipeline)
   try:
-    results = runner(config, FLAGS.workdir)
+    results = studies.get_study(config.study)(config, FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:  # bad input: message, no trace
     sys.exit(f'error: {e}')
-  if results.get('report_markdown'):
-    print(results['report_markdown'])
-    return
-  print(json.dumps(results.get('summary', {
-      k: results[k] for k in ('model', 'dataset', 'best_test_accuracy',
-                              'last_test_accuracy', 'params', 'flops',
-                              'wall_time_s') if k in results}), indent=2))
+  print(reporting.summary_text(results))
 
 
 def parse_flags(argv):

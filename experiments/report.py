@@ -1,4 +1,4 @@
-"""Tables and plots of pipeline runs (see :mod:`jaxprune.report`).
+"""Tables and plots of finished runs of any study (:mod:`jaxprune.reporting`).
 
     python -m experiments.report runs/r56a runs/r56b --output=runs/report
 """
@@ -8,7 +8,7 @@ import json
 from absl import app
 from absl import flags
 
-from jaxprune.report import write_report
+from jaxprune.reporting import write_report
 
 FLAGS = flags.FLAGS
 
@@ -24,7 +24,10 @@ def main(argv):
                          '--output=DIR')
   if not FLAGS.output:
     raise app.UsageError('--output is required')
-  out = write_report(argv[1:], FLAGS.output)
+  try:
+    out = write_report(argv[1:], FLAGS.output)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   print(out.pop('markdown'))
   print(json.dumps(out, indent=2))
 

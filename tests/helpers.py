@@ -1,5 +1,7 @@
 """Small shared builders for the tests."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxprune.data import arrays
@@ -25,3 +27,23 @@ def tiny_dataset(n_train=256, n_test=96, shape=(8, 8, 1), num_classes=10,
       test_labels=te_y, num_classes=num_classes,
       class_names=tuple(str(i) for i in range(num_classes)),
       mean=(0.5,) * c, std=(0.25,) * c, augment=augment, name='tiny')
+
+
+def magnitude_subtree(params, counts):
+  """The magnitude criterion's masks at per-layer ``counts``, as the score
+  subtree of the counted kernels."""
+  from jaxprune import pruning  # pylint: disable=g-import-not-at-top
+  from jaxprune import tree as tree_lib  # pylint: disable=g-import-not-at-top
+  full = pruning.get_criterion('magnitude')(
+      {'params': params, 'batch_stats': {}}, None, counts).masks
+  return jax.tree.map(jnp.asarray, tree_lib.gather(full, list(counts)))
+
+
+def magnitude_start(params, sparsity, classifier='classifier'):
+  """``(counts, masks, scores)`` of the jackpot's magnitude start: the
+  global budgets, their magnitude masks (score subtree) and initial scores."""
+  from jaxprune import jackpot  # pylint: disable=g-import-not-at-top
+  from jaxprune import pruning  # pylint: disable=g-import-not-at-top
+  counts = pruning.global_prune_counts(params, sparsity, classifier)
+  masks = magnitude_subtree(params, counts)
+  return counts, masks, jackpot.init_scores(masks)

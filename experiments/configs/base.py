@@ -1,46 +1,109 @@
-"""Fields shared by every experiment config; each config file overrides some.
+"""Every default of every experiment, in one nested config.
 
-Every field is overridable on the command line: ``--config.<field>=value``.
+Config files start from ``get_config()`` and override a few fields; every
+field is overridable on the command line (``--config.optim.epochs=10``;
+tuples as ``'(0.1, 0.1)'``, dicts and width configs as Python/JSON literals,
+``--config.model.widths='[16, 16, "M", 32, 32]'``). An unknown field is an
+error. Sections, one concern each: ``data``, ``model``, ``optim``,
+``prune``, ``finetune``, ``scratch``, ``jackpot``, ``mask_overlap``,
+``suite``.
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
-def get_base_config() -> ml_collections.ConfigDict:
+def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
-  # Model: a registry name and an explicit width config ('' = unpruned
-  # default; else JSON, e.g. '[32, 32, "M", 64, 64]').
-  config.model = 'digits_cnn'
-  config.widths = ''
-  # Data: 'digits' (embedded), 'cifar10', 'cifar100' (tfds), 'image_folder'
-  # (needs data_path: a split/class/*.jpg folder or a .tar.gz of one),
-  # 'imagenet2012' (tfds manual dir in data_dir).
-  config.dataset = 'digits'
-  config.data_path = ''
-  config.data_dir = ''
-  # >0: train on a fixed random subset of this many training examples (the
-  # same subset for every run and seed), for small CPU budgets.
-  config.train_subset = 0
-  config.test_subset = 0  # >0: evaluate on the first this many test images
-  # >0: resize array-dataset images to image_size x image_size (e.g. 224 to
-  # run an ImageNet architecture on a few CIFAR images in a CPU smoke run).
-  config.image_size = 0
-  # Optimisation (rethinking.md §5.1 defaults).
-  config.epochs = 160
-  config.batch_size = 64
-  config.eval_batch_size = 256
-  config.learning_rate = 0.1
-  config.momentum = 0.9
-  config.weight_decay = 1e-4
-  config.schedule = 'step'  # 'step' (x0.1 at 50%/75%), 'cosine', 'constant'
-  config.lr_step_every = 0  # >0: step x0.1 every this many epochs instead
-  config.drop_last = False  # PyTorch default: keep the last partial batch
-  # Synchronised BN: batch statistics over the global batch (like a single
-  # device); False keeps per-device statistics (like DataParallel) and
-  # averages the running statistics after every step.
-  config.sync_bn = True
+  # The registered study to run: baseline, rethinking, jackpot,
+  # mask_overlap, suite (jaxprune.studies).
+  config.study = 'baseline'
+  config.row = ''  # a paper row's name (experiments/configs/paper.py)
+  config.paper = {}  # that row's published numbers, {stage: value}
   config.seed = 0
-  config.num_devices = 0  # 0: all local devices
+  config.seeds = 1  # rethinking: independent runs (seed, seed + 1, ...)
+  config.num_devices = 0  # 0: every local device
   config.checkpoint_every_epochs = 1
   config.tensorboard = True
+  # Rethinking stages after pruning (any of these, in this order).
+  config.stages = ('finetune', 'scratch_e', 'scratch_b')
+
+  config.data = ml_collections.ConfigDict(dict(
+      # 'digits' (embedded), 'cifar10' / 'cifar100' (tfds, or an image
+      # folder / .tar.gz in path), 'image_folder' (path), 'imagenet2012'
+      # (tfds; built from the tars in manual_dir when not prepared).
+      name='digits', path='', data_dir='', manual_dir='',
+      # Array datasets, for small CPU budgets (0 = off): a fixed random
+      # training subset, the first test examples, a bilinear resize.
+      train_subset=0, test_subset=0, image_size=0,
+      batch_size=64, eval_batch_size=256,
+      drop_last=False))  # PyTorch default: keep the last partial batch
+
+  config.model = ml_collections.ConfigDict(dict(
+      name='digits_cnn',
+      # None: the unpruned default; else a width config (a pruned
+      # architecture is just another width config).
+      widths=config_dict.placeholder(object),
+      # Synchronised BN: batch statistics of the global batch (like one
+      # device); False keeps per-device statistics (like DataParallel).
+      sync_bn=True,
+      # '' trains the dense model; else a jaxprune run or stage directory,
+      # or an official PyTorch checkpoint (.pt/.pth/.tar/.npz) to load.
+      pretrained=''))
+
+  config.optim = ml_collections.ConfigDict(dict(  # rethinking.md §5.1
+      epochs=160, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
+      schedule='step',  # 'step' (x0.1 at 50 %/75 %), 'cosine', 'constant'
+      lr_step_every=0))  # >0: x0.1 every this many epochs (ImageNet: 30)
+
+  config.prune = ml_collections.ConfigDict(dict(
+      method='l1_norm',  # a registered criterion (jaxprune.pruning)
+      ratio=0.0,  # in [0, 1); its meaning is the criterion's
+      # Channel criteria, paper-style per-layer targets (override ratio):
+      # {layer id or unit name: ratio}, per-stage ratios, layers to skip.
+      layer_ratios={}, stage_ratios=(), skip=(),
+      sparsity_lambda=0.0,  # >0: train the large model with lambda*sign(gamma)
+      examples=256))  # training examples given to data-driven criteria
+
+  config.finetune = ml_collections.ConfigDict(dict(
+      epochs=40, learning_rate=0.001, schedule='constant'))
+
+  config.scratch = ml_collections.ConfigDict(dict(
+      b_rule='cifar',  # Scratch-B budget: 'cifar' or 'imagenet' (§5.3)
+      b_max_epochs=0))  # >0: cap Scratch-B (small-budget runs only)
+
+  config.jackpot = ml_collections.ConfigDict(dict(  # lottery_jackpots.md §2.6
+      sparsity=0.9, epochs=30, batch_size=256, learning_rate=0.1,
+      weight_decay=5e-4,  # on the scores; 1e-4 on ImageNet
+      layerwise='global',  # per-layer counts from one global |W| threshold
+      pruned_value=0.99,  # initial score of pruned weights (0.95: 2021 code)
+      rate='constant',  # short-restriction rate: 'constant' (1.0), 'decay'
+      tie_rule='skip_layer',  # or 'index'
+      # Weight tuning with the searched mask fixed (§2.9, "30(S)+10(T)").
+      tune_epochs=0, tune_learning_rate=0.01, tune_weight_decay=0.0,
+      overlap=True))  # then the mask_overlap study against the jackpot
+
+  config.mask_overlap = ml_collections.ConfigDict(dict(
+      criteria=('magnitude', 'random', 'l1_filter', 'snip', 'grasp',
+                'synflow'),
+      reference=''))  # workdir of the run holding the reference mask
+
+  config.suite = ml_collections.ConfigDict(dict(
+      # {criterion: {config.prune field: value}}: one rethinking run each.
+      methods={'l1_norm': {}, 'slimming': {'sparsity_lambda': 1e-4}},
+      jackpot=True))
+  return config
+
+
+def override(config: ml_collections.ConfigDict, values: dict
+             ) -> ml_collections.ConfigDict:
+  """Sets ``{'optim.epochs': 2, ...}`` (dotted paths) on ``config``."""
+  for dotted, value in values.items():
+    *parents, field = dotted.split('.')
+    node = config
+    for p in parents:
+      node = node[p]
+    if field not in node:
+      raise KeyError(f'config has no field {dotted!r}')
+    node[field] = value
   return config

@@ -4,7 +4,5 @@ from experiments.configs import base
 
 
 def get_config():
-  config = base.get_base_config()
-  config.model = 'vgg16_l1'
-  config.dataset = 'cifar10'
-  return config
+  return base.override(base.get_config(), {
+      'model.name': 'vgg16_l1', 'data.name': 'cifar10'})

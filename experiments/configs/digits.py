@@ -8,12 +8,7 @@ from experiments.configs import base
 
 
 def get_config():
-  config = base.get_base_config()
-  config.model = 'digits_cnn'
-  config.dataset = 'digits'
-  config.epochs = 30
-  config.batch_size = 64
-  config.learning_rate = 0.05
-  config.weight_decay = 5e-4
-  config.schedule = 'cosine'
-  return config
+  return base.override(base.get_config(), {
+      'study': 'baseline', 'model.name': 'digits_cnn', 'data.name': 'digits',
+      'optim.epochs': 30, 'optim.learning_rate': 0.05,
+      'optim.weight_decay': 5e-4, 'optim.schedule': 'cosine'})

@@ -2,16 +2,15 @@
 
 Dense pre-training of ``digits_cnn`` (30 epochs), then a 90%-sparsity score
 search on the frozen weights (15 epochs, batch 64, lr 0.1, cosine, wd 5e-4,
-magnitude init 0.99, short restriction rate 1, tie rule 'skip_layer').
+magnitude init 0.99, short restriction rate 1, tie rule 'skip_layer'), then
+the mask-overlap study.
 """
 
+from experiments.configs import base
 from experiments.configs import digits
-from experiments.configs import jackpot_defaults
 
 
 def get_config():
-  config = digits.get_config()
-  config.pipeline = 'jackpot'
-  config.jackpot = jackpot_defaults.get_jackpot_config(
-      sparsity=0.9, epochs=15, batch_size=64)
-  return config
+  return base.override(digits.get_config(), {
+      'study': 'jackpot', 'jackpot.sparsity': 0.9, 'jackpot.epochs': 15,
+      'jackpot.batch_size': 64})

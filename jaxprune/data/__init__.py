@@ -7,6 +7,9 @@
   augmentation whose randomness depends only on (seed, epoch, example id).
 - ``StreamingData`` (``make_imagenet_iterators``, ``make_folder_iterators``):
   tf.data pipelines with ImageNet preprocessing and (devices, per-device) batches.
+- ``ArraySource`` / ``StreamingSource``: what the train loop reads batches from.
+- ``load_data(config.data, ...)`` / ``make_source(...)``: the data stage from a
+  config.
 """
 
 from jaxprune.data.archive import extract_archive
@@ -18,9 +21,17 @@ from jaxprune.data.imagenet import StreamingData, build_pipeline, make_folder_it
 from jaxprune.data.registry import CIFAR10_CLASSES, check_dataset, dataset_names, load_dataset, register_dataset
 from jaxprune.data.stats import CIFAR_MEAN, CIFAR_STD, IMAGENET_MEAN, IMAGENET_STD, compute_stats, dataset_stats
 from jaxprune.data.tfds_sources import load_tfds_arrays
+from jaxprune.data.sources import ArraySource, StreamingSource, check_batch_size
+from jaxprune.data.from_config import check_data_config, load_data, make_source
 
 __all__ = [
     'ArrayDataset',
+    'ArraySource',
+    'StreamingSource',
+    'check_batch_size',
+    'check_data_config',
+    'load_data',
+    'make_source',
     'CIFAR10_CLASSES',
     'CIFAR_MEAN',
     'CIFAR_STD',

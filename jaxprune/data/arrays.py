@@ -86,6 +86,31 @@ class ArrayDataset:
   def num_test(self) -> int:
     return int(self.test_images.shape[0])
 
+  def train_subset(self, size: int, seed: int = 0) -> 'ArrayDataset':
+    """A fixed random subset of ``size`` training examples (the test split is
+    kept); the same subset for every run with the same ``seed``."""
+    if size > self.num_train:
+      raise ValueError(f'train subset of {size} exceeds the {self.num_train} '
+                       'training examples')
+    keep = np.sort(np.random.default_rng(seed).permutation(self.num_train)[:size])
+    return self.replace(train_images=self.train_images[keep], train_labels=self.train_labels[keep])
+
+  def test_subset(self, size: int) -> 'ArrayDataset':
+    """The first ``size`` test examples."""
+    n = min(size, self.num_test)
+    return self.replace(test_images=self.test_images[:n], test_labels=self.test_labels[:n])
+
+  def resized(self, size: int) -> 'ArrayDataset':
+    """Both splits bilinearly resized to ``size`` x ``size`` (uint8)."""
+    import jax
+    import jax.numpy as jnp
+
+    def resize(images):
+      n, _, _, c = images.shape
+      out = jax.image.resize(jnp.asarray(images, jnp.float32), (n, size, size, c), 'bilinear')
+      return np.asarray(jnp.clip(jnp.round(out), 0, 255), np.uint8)
+    return self.replace(train_images=resize(self.train_images), test_images=resize(self.test_images))
+
   def replace(self, **changes) -> 'ArrayDataset':
     """A copy with some fields changed (e.g. ``ds.replace(mean=..., std=...)``)."""
     return dataclasses.replace(self, **changes)

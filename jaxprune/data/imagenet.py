@@ -42,6 +42,9 @@ class StreamingData:
       built with repeat=False).
     eval_dataset: tf.data.Dataset of eval batches, one pass, last batch padded
       (mask 0).
+    train_examples_dataset: the training split with the eval preprocessing
+      (no augmentation), one pass, padded like eval; it feeds
+      :meth:`examples` (data-driven pruning criteria).
     num_train, num_eval: examples per split.
     num_classes, class_names: labels.
     image_shape: (S, S, 3) of one example.
@@ -55,6 +58,7 @@ class StreamingData:
   """
   train_dataset: Any
   eval_dataset: Any
+  train_examples_dataset: Any
   num_train: int
   num_eval: int
   num_classes: int
@@ -77,6 +81,22 @@ class StreamingData:
     """A fresh single pass over the eval split as numpy batches."""
     import tensorflow_datasets as tfds
     return iter(tfds.as_numpy(self.eval_dataset))
+
+  def examples(self, n: int) -> dict[str, Any]:
+    """The first ``n`` training examples, eval-preprocessed and normalised:
+    ``{'image': float32 (n, S, S, 3), 'label': int32 (n,)}`` (host)."""
+    import numpy as np
+    import tensorflow_datasets as tfds
+    images, labels, have = [], [], 0
+    for batch in tfds.as_numpy(self.train_examples_dataset):
+      real = batch['mask'].reshape(-1) > 0
+      images.append(batch['image'].reshape(-1, *self.image_shape)[real])
+      labels.append(batch['label'].reshape(-1)[real])
+      have += int(real.sum())
+      if have >= n:
+        break
+    return {'image': np.concatenate(images)[:n].astype(np.float32),
+            'label': np.concatenate(labels)[:n].astype(np.int32)}
 
 
 # ----------------------------------------------------------------------------- per-example ops
@@ -247,8 +267,10 @@ def _make_streaming(train_src, eval_src, *, num_train, num_eval, class_names, na
   train_ds = build_pipeline(train_src, train=True, shuffle_buffer=max(1, min(shuffle_buffer, num_train)),
                             repeat=repeat, **common)
   eval_ds = build_pipeline(eval_src, train=False, **common)
+  plain_train_ds = build_pipeline(train_src, train=False, **common)
   return StreamingData(
-      train_dataset=train_ds, eval_dataset=eval_ds, num_train=num_train, num_eval=num_eval,
+      train_dataset=train_ds, eval_dataset=eval_ds, train_examples_dataset=plain_train_ds,
+      num_train=num_train, num_eval=num_eval,
       num_classes=len(class_names), class_names=tuple(class_names), image_shape=(image_size, image_size, 3),
       global_batch=global_batch, num_devices=num_devices, steps_per_epoch=num_train // global_batch,
       eval_steps=math.ceil(num_eval / global_batch), mean=tuple(mean), std=tuple(std), name=name)

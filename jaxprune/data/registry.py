@@ -9,7 +9,7 @@ from jaxprune.data.digits import load_digits
 from jaxprune.data.image_folder import load_image_folder
 from jaxprune.data.imagenet import StreamingData, make_imagenet_iterators
 from jaxprune.data.tfds_sources import load_tfds_arrays
-from jaxprune.naming import Registry
+from jaxprune.registry import Registry
 
 CIFAR10_CLASSES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 

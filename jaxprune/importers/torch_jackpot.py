@@ -7,9 +7,11 @@ mismatch) and §9 (layout conversion). This importer is **strict**: it refuses
 checkpoint is used and every ``params`` / ``batch_stats`` leaf of the jaxprune
 model is filled, and on any shape mismatch.
 
-Supported models and the official key layouts (the module names of the
-official ``models/vgg_cifar.py``, ``models/resnet_cifar.py`` and the
-torchvision-style ``models/resnet.py``):
+Supported models are those whose :class:`~jaxprune.models.ModelSpec` has a
+``torch_name_fn`` (:func:`supported_models`); the official key layouts (the
+module names of the official ``models/vgg_cifar.py``,
+``models/resnet_cifar.py`` and the torchvision-style ``models/resnet.py``)
+live in the model files:
 
 * ``vgg19_jackpot``: ``features.{k}`` is a ``Sequential`` of
   [conv3x3, BN, ReLU] per cfg int and one MaxPool per ``'M'``; jaxprune conv
@@ -49,7 +51,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,10 +58,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxprune import masks as masks_lib
 from jaxprune import models as models_lib
-from jaxprune.jackpot import prunable
+from jaxprune import tree as tree_lib
 
-SUPPORTED_MODELS = ('vgg19_jackpot', 'resnet32_jackpot', 'resnet50')
 MODULE_PREFIX = 'module.'
 SCORE_SUFFIXES = ('mask', 'b_mask')
 """Score tensors of a ``PretrainConv``: ``mask`` = scores S, ``b_mask`` = B."""
@@ -119,25 +120,14 @@ def unwrap_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
 # ---- layouts --------------------------------------------------------------
 
 
-def _vgg_feature_index(cfg) -> list[int]:
-  """Index in ``features`` of each conv (BN is the next index)."""
-  idx, out = 0, []
-  for v in cfg:
-    if v == 'M':
-      idx += 1
-    else:
-      out.append(idx)
-      idx += 3  # conv, BN, ReLU
-  return out
+def supported_models() -> list[str]:
+  """Registered models whose spec names their official PyTorch modules."""
+  return [n for n in models_lib.model_names()
+          if models_lib.get_spec(n).torch_name_fn is not None]
 
 
-_STAGE_RE = re.compile(r'^stage(\d+)_block(\d+)$')
-_RESNET_SUB = {'downsample_conv': 'downsample.0',
-               'downsample_bn': 'downsample.1'}
-
-
-def _module_kind(jax_path, subtree) -> str:
-  if jax_path[-1] == prunable.CLASSIFIER_NAME:
+def _module_kind(jax_path, subtree, classifier: str) -> str:
+  if jax_path[-1] == classifier:
     return _CLASSIFIER
   if 'kernel' in subtree:
     return _CONV
@@ -165,47 +155,24 @@ def _modules_of(params: Mapping[str, Any]) -> list[tuple[tuple[str, ...],
   return out
 
 
-def _torch_prefix(model_name: str, jax_path: tuple[str, ...], widths) -> str:
-  top = jax_path[0]
-  if model_name == 'vgg19_jackpot':
-    if top == 'classifier':
-      return 'classifier'
-    m = re.fullmatch(r'(conv|bn)(\d+)', top)
-    if m is None or len(jax_path) != 1:
-      raise ValueError(f'unexpected VGG module {"/".join(jax_path)}')
-    idx = _vgg_feature_index(widths)[int(m.group(2))]
-    return f'features.{idx + (m.group(1) == "bn")}'
-  # ResNets (CIFAR jackpot and torchvision ImageNet).
-  if top == 'stem_conv':
-    return 'conv1'
-  if top == 'stem_bn':
-    return 'bn1'
-  if top == 'classifier':
-    return 'fc'
-  m = _STAGE_RE.match(top)
-  if m is None or len(jax_path) != 2:
-    raise ValueError(f'unexpected ResNet module {"/".join(jax_path)}')
-  sub = _RESNET_SUB.get(jax_path[1], jax_path[1])
-  return f'layer{int(m.group(1))}.{int(m.group(2))}.{sub}'
-
-
-def _layout(model_name, params_shape, widths) -> list[_Module]:
-  return [_Module(_torch_prefix(model_name, path, widths), path,
-                  _module_kind(path, sub))
+def _layout(spec, params_shape) -> list[_Module]:
+  return [_Module(spec.torch_name_fn(path, spec.widths), path,
+                  _module_kind(path, sub, spec.classifier))
           for path, sub in _modules_of(params_shape)]
+
+
+def _bound_spec(model_name: str, num_classes: int, widths: Any = None):
+  spec = models_lib.get_spec(model_name)
+  if spec.torch_name_fn is None:
+    raise ValueError(f'no official PyTorch layout for {model_name!r}; '
+                     f'supported: {supported_models()}')
+  return spec.bind(num_classes, widths)
 
 
 def model_shapes(model_name: str, num_classes: int, widths: Any = None):
   """``(params, batch_stats)`` of ``jax.ShapeDtypeStruct`` (no compute)."""
-  if model_name not in SUPPORTED_MODELS:
-    raise ValueError(f'no official Lottery-Jackpots layout for '
-                     f'{model_name!r}; supported: {SUPPORTED_MODELS}')
-  spec = models_lib.get_spec(model_name)
-  model = models_lib.create_model(model_name, num_classes, widths)
-  x = jax.ShapeDtypeStruct((1, *spec.input_shape), jnp.float32)
-  variables = jax.eval_shape(
-      lambda: model.init(jax.random.key(0), jnp.zeros(x.shape, x.dtype)))
-  return variables['params'], variables.get('batch_stats', {})
+  variables = _bound_spec(model_name, num_classes, widths).abstract_variables()
+  return variables['params'], variables['batch_stats']
 
 
 def official_key_map(model_name: str, num_classes: int, widths: Any = None
@@ -215,11 +182,10 @@ def official_key_map(model_name: str, num_classes: int, widths: Any = None
   ``collection`` is ``'params'`` or ``'batch_stats'``. Ignored keys
   (``num_batches_tracked``, ``mask``, ``b_mask``) are not listed.
   """
-  if widths is None and model_name in SUPPORTED_MODELS:
-    widths = models_lib.default_widths(model_name, num_classes)
-  params, _ = model_shapes(model_name, num_classes, widths)
+  spec = _bound_spec(model_name, num_classes, widths)
+  params = spec.abstract_variables()['params']
   out = {}
-  for mod in _layout(model_name, params, widths):
+  for mod in _layout(spec, params):
     t, j = mod.torch_prefix, mod.jax_path
     if mod.kind == _BN:
       out[f'{t}.weight'] = ('params', j + ('scale',))
@@ -228,7 +194,7 @@ def official_key_map(model_name: str, num_classes: int, widths: Any = None
       out[f'{t}.running_var'] = ('batch_stats', j + ('var',))
     else:
       out[f'{t}.weight'] = ('params', j + ('kernel',))
-      if mod.kind == _CLASSIFIER or 'bias' in prunable.get_leaf(params, j):
+      if mod.kind == _CLASSIFIER or 'bias' in tree_lib.get(params, j):
         out[f'{t}.bias'] = ('params', j + ('bias',))
   return out
 
@@ -265,11 +231,11 @@ def _torch_shape(kind: str, expected: tuple[int, ...]) -> tuple[int, ...]:
 
 def _import(state_dict, model_name, num_classes, widths):
   sd = unwrap_state_dict(state_dict)
-  if widths is None and model_name in SUPPORTED_MODELS:
-    widths = models_lib.default_widths(model_name, num_classes)
-  params_shape, stats_shape = model_shapes(model_name, num_classes, widths)
-  layout = _layout(model_name, params_shape, widths)
-  key_map = official_key_map(model_name, num_classes, widths)
+  spec = _bound_spec(model_name, num_classes, widths)
+  abstract = spec.abstract_variables()
+  params_shape, stats_shape = abstract['params'], abstract['batch_stats']
+  layout = _layout(spec, params_shape)
+  key_map = official_key_map(model_name, num_classes, spec.widths)
   kinds = {m.torch_prefix: m for m in layout}
   shapes = {'params': params_shape, 'batch_stats': stats_shape}
 
@@ -282,8 +248,8 @@ def _import(state_dict, model_name, num_classes, widths):
       missing.append(key)
       continue
     used.add(key)
-    spec = prunable.get_leaf(shapes[coll], path)
-    expected = tuple(spec.shape)
+    leaf = tree_lib.get(shapes[coll], path)
+    expected = tuple(leaf.shape)
     prefix = key.rsplit('.', 1)[0]
     kind = kinds[prefix].kind
     value = _to_numpy(sd[key])
@@ -295,7 +261,7 @@ def _import(state_dict, model_name, num_classes, widths):
                        f'expected {want} (-> {coll}/{"/".join(path)} '
                        f'{expected})')
       continue
-    leaves[coll].append((path, jnp.asarray(conv, dtype=spec.dtype)))
+    leaves[coll].append((path, jnp.asarray(conv, dtype=leaf.dtype)))
 
   ignored, unused = set(), []
   for key in sd:
@@ -309,7 +275,7 @@ def _import(state_dict, model_name, num_classes, widths):
           and f'{prefix}.weight' in sd):
       ignored.add(key)
       path = mod.jax_path + ('kernel',)
-      expected = tuple(prunable.get_leaf(params_shape, path).shape)
+      expected = tuple(tree_lib.get(params_shape, path).shape)
       value = _to_numpy(sd[key])
       conv = _convert(mod.kind, 'kernel', value, expected)
       if conv is None:
@@ -328,19 +294,19 @@ def _import(state_dict, model_name, num_classes, widths):
         f'missing keys {sorted(missing)}; unused checkpoint keys '
         f'{sorted(unused)}; shape mismatches {bad_shape}')
 
-  params = prunable.unflatten_paths(leaves['params'])
-  batch_stats = prunable.unflatten_paths(leaves['batch_stats'])
+  params = tree_lib.unflatten(leaves['params'])
+  batch_stats = tree_lib.unflatten(leaves['batch_stats'])
   # Structure check: every leaf of the model was filled, nothing else.
   for coll, tree in (('params', params), ('batch_stats', batch_stats)):
     if jax.tree.structure(tree) != jax.tree.structure(shapes[coll]):
       raise ValueError(f'internal error: imported {coll} structure differs '
                        'from the model')
-  score_trees = _score_trees(score_items, params)
+  score_trees = _score_trees(score_items, params, spec.classifier)
   return params, batch_stats, score_trees
 
 
-def _score_trees(items, params) -> dict[str, Any]:
-  want = prunable.prunable_paths(params)
+def _score_trees(items, params, classifier) -> dict[str, Any]:
+  want = masks_lib.prunable_paths(params, classifier)
   out = {}
   for suffix, lst in items.items():
     name = {'mask': 'scores', 'b_mask': 'masks'}[suffix]
@@ -348,12 +314,12 @@ def _score_trees(items, params) -> dict[str, Any]:
       out[name] = None
       continue
     got = {p for p, _ in lst}
-    lacking = [prunable.path_str(p) for p in want if p not in got]
+    lacking = [tree_lib.path_str(p) for p in want if p not in got]
     if lacking:
       raise ValueError(f'checkpoint has {suffix!r} tensors for some but not '
                        f'all prunable layers; missing for {lacking}')
     by_path = dict(lst)
-    out[name] = prunable.unflatten_paths([(p, by_path[p]) for p in want])
+    out[name] = tree_lib.unflatten([(p, by_path[p]) for p in want])
   return out
 
 
@@ -366,12 +332,13 @@ def import_state_dict(state_dict: Mapping[str, Any], model_name: str,
     state_dict: the checkpoint: a flat ``{key: tensor}`` dict, possibly
       wrapped in ``{'state_dict': ...}`` and/or with ``'module.'`` prefixes.
       Values: numpy arrays, array-likes or torch tensors.
-    model_name: ``'vgg19_jackpot'``, ``'resnet32_jackpot'`` or ``'resnet50'``.
+    model_name: a model of :func:`supported_models` (``'vgg19_jackpot'``,
+      ``'resnet32_jackpot'``, ``'resnet50'``, ...).
     num_classes: classifier outputs (10 / 100 / 1000).
     widths: jaxprune width config (default: the unpruned model).
     with_scores: also return ``{'scores': tree | None, 'masks': tree | None}``
       built from the ``mask`` (scores S) and ``b_mask`` (binary B) tensors, as
-      score trees (structure of ``gather(params, prunable_paths(params))``,
+      score trees (the prunable kernels' subtree of ``params``,
       HWIO / ``(in, C)`` layout, float32); ``None`` when absent.
 
   Returns:

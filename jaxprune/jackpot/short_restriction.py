@@ -70,11 +70,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxprune.jackpot import prunable
-from jaxprune.jackpot import rates as rates_lib
-from jaxprune.jackpot import scores as scores_lib
+from jaxprune import masks as masks_lib
+from jaxprune import tree as tree_lib
+from jaxprune.pruning import budgets
 
-Path = prunable.Path
+Path = tree_lib.Path
 RateFn = Callable[[int], float]
 
 TIE_RULES = ('skip_layer', 'index')
@@ -251,7 +251,7 @@ def _apply_swaps(c: dict[str, jax.Array], m: jax.Array,
   n = new_sorted.size
   new_keep = jnp.zeros((n,), bool).at[c['order']].set(new_sorted,
                                                       unique_indices=True)
-  return new_keep.astype(scores_lib.MASK_DTYPE).reshape(shape)
+  return new_keep.astype(masks_lib.MASK_DTYPE).reshape(shape)
 
 
 def _ordered_keys(x: jax.Array) -> jax.Array:
@@ -288,12 +288,12 @@ def _full_swap_skip_layer(s: jax.Array, b: jax.Array,
   keys = _ordered_keys(s)
   t = _kth_smallest_key(keys.reshape(-1), prune_count)
   no_tie = jnp.sum(keys <= t, dtype=jnp.int32) == prune_count
-  new = (keys > t).astype(scores_lib.MASK_DTYPE)
+  new = (keys > t).astype(masks_lib.MASK_DTYPE)
   return jnp.where(no_tie, new, b)
 
 
 def _shapes(tree: Any) -> dict[Path, tuple[int, ...]]:
-  return {p: tuple(leaf.shape) for p, leaf in prunable.flatten_paths(tree)}
+  return {p: tuple(leaf.shape) for p, leaf in tree_lib.flatten(tree)}
 
 
 def short_restriction(
@@ -311,10 +311,11 @@ def short_restriction(
   score updates; ``params`` passed to ``update`` must be the current scores.
 
   Args:
-    prune_counts: ``{path: P_l}``, static ints, one per leaf of the score tree.
-    initial_masks: the step-0 binary mask score tree (e.g.
-      :func:`~jaxprune.jackpot.scores.magnitude_masks`), with exactly ``P_l``
-      zeros per layer (not re-checked here).
+    prune_counts: ``{path: P_l}``, static ints, one per leaf of the score tree
+      (paths as tuples or ``'a/kernel'`` strings).
+    initial_masks: the step-0 binary mask score tree (the magnitude masks of
+      the prunable kernels), with exactly ``P_l`` zeros per layer (not
+      re-checked here).
     steps_per_epoch: optimizer steps per epoch (``epoch = count //
       steps_per_epoch``).
     rate_fn: host function ``epoch -> rate`` (float64), or a float, or
@@ -341,7 +342,8 @@ def short_restriction(
                      f'{steps_per_epoch!r}')
   steps_per_epoch = int(steps_per_epoch)
   mask_shapes = _shapes(initial_masks)
-  rates_lib.check_prune_counts(prune_counts, mask_shapes)
+  prune_counts = {tree_lib.as_path(p): c for p, c in prune_counts.items()}
+  budgets.check_prune_counts(prune_counts, mask_shapes)
   counts = {p: int(c) for p, c in prune_counts.items()}
   mask_treedef = jax.tree.structure(initial_masks)
 
@@ -362,7 +364,7 @@ def short_restriction(
     if got != mask_shapes or jax.tree.structure(params) != mask_treedef:
       raise ValueError('short_restriction: the score tree does not match '
                        f'initial_masks: {got} vs {mask_shapes}')
-    masks = jax.tree.map(lambda b: jnp.asarray(b, scores_lib.MASK_DTYPE),
+    masks = jax.tree.map(lambda b: jnp.asarray(b, masks_lib.MASK_DTYPE),
                          initial_masks)
     return ShortRestrictionState(masks=masks, count=jnp.zeros([], jnp.int32))
 
@@ -373,8 +375,8 @@ def short_restriction(
     if jax.tree.structure(new_scores) != jax.tree.structure(state.masks):
       raise ValueError('short_restriction: scores and masks differ in '
                        'structure')
-    score_items = dict(prunable.flatten_paths(new_scores))
-    mask_items = prunable.flatten_paths(state.masks)
+    score_items = dict(tree_lib.flatten(new_scores))
+    mask_items = tree_lib.flatten(state.masks)
     active = [(path, b) for path, b in mask_items
               if 0 < counts[path] < math.prod(b.shape)]
     if all_full and tie_rule == 'skip_layer':

@@ -25,8 +25,7 @@ from typing import Any
 import jax
 from jax import lax
 
-from jaxprune.jackpot import prunable
-from jaxprune.jackpot import scores as scores_lib
+from jaxprune import tree as tree_lib
 
 
 def _ste_kernel(w: jax.Array, s: jax.Array, b: jax.Array) -> jax.Array:
@@ -36,6 +35,17 @@ def _ste_kernel(w: jax.Array, s: jax.Array, b: jax.Array) -> jax.Array:
   return w * (b + (s - lax.stop_gradient(s)))
 
 
+def _check_subtree(sub: Any, params: Any, name: str) -> None:
+  """``sub`` addresses leaves of ``params`` with their shapes (jit-safe)."""
+  try:
+    paths = [p for p, _ in tree_lib.flatten(sub)]
+    bad = tree_lib.shape_mismatches(sub, tree_lib.gather(params, paths))
+  except (TypeError, KeyError) as e:
+    raise ValueError(f'{name} is not a subtree of the params: {e}') from e
+  if bad:
+    raise ValueError(f'{name} do not match the params: ' + '; '.join(bad))
+
+
 def effective_params(params: Any, scores: Any, masks: Any) -> Any:
   """Params for the forward pass of the score search.
 
@@ -43,46 +53,27 @@ def effective_params(params: Any, scores: Any, masks: Any) -> Any:
     params: the frozen pre-trained param tree (nested dicts; conv kernels HWIO
       ``(kh, kw, C_in, C_out)``, classifier kernel ``(in, C)``).
     scores: score tree (float32, kernel shapes), the tree being trained.
-    masks: binary mask tree (0/1, kernel shapes), usually the one held in the
-      short-restriction state
+    masks: binary mask tree of the same structure, usually the one held in
+      the short-restriction state
       (:func:`~jaxprune.jackpot.short_restriction.short_restriction_masks`).
 
   Returns:
-    A tree with the structure of ``params`` where every prunable kernel ``W``
+    A tree with the structure of ``params`` where every scored kernel ``W``
     is ``W * (B + S - stop_gradient(S))`` (numerically ``W * B``) and every
     other leaf is ``stop_gradient(leaf)``. Differentiating a loss of it with
     respect to ``scores`` gives ``dL/dW_eff * W``.
 
   Raises:
-    ValueError: if ``scores`` or ``masks`` is not a score tree of ``params``
-      (checked on static structure and shapes only, so it is jit-safe).
+    ValueError: if ``scores`` or ``masks`` is not a subtree of ``params``
+      with its shapes, or they differ in structure (static checks only, so
+      it is jit-safe).
   """
-  scores_lib.check_score_tree(scores, params, 'scores')
-  scores_lib.check_score_tree(masks, params, 'masks')
+  _check_subtree(scores, params, 'scores')
+  if jax.tree.structure(masks) != jax.tree.structure(scores):
+    raise ValueError('masks and scores differ in structure')
   frozen = jax.tree.map(lax.stop_gradient, params)
-  s_items = prunable.flatten_paths(scores)
-  b_items = dict(prunable.flatten_paths(masks))
-  eff = prunable.unflatten_paths([
-      (p, _ste_kernel(prunable.get_leaf(params, p), s, b_items[p]))
-      for p, s in s_items
-  ])
-  return prunable.scatter(frozen, eff)
-
-
-def masked_params(params: Any, masks: Any) -> Any:
-  """``W * B`` for every prunable kernel (evaluation / export, no STE).
-
-  Args:
-    params: the param tree.
-    masks: binary mask tree of ``params``.
-
-  Returns:
-    ``params`` with each prunable kernel multiplied by its mask; other leaves
-    are returned unchanged.
-  """
-  scores_lib.check_score_tree(masks, params, 'masks')
-  return prunable.scatter(params, prunable.unflatten_paths([
-      (p, prunable.get_leaf(params, p) * b.astype(
-          prunable.get_leaf(params, p).dtype))
-      for p, b in prunable.flatten_paths(masks)
-  ]))
+  b_items = dict(tree_lib.flatten(masks))
+  eff = tree_lib.unflatten([
+      (p, _ste_kernel(tree_lib.get(params, p), s, b_items[p]))
+      for p, s in tree_lib.flatten(scores)])
+  return tree_lib.scatter(frozen, eff)

@@ -1,4 +1,5 @@
-"""Private helpers shared by the model families (validation, inits, pooling).
+"""Private helpers shared by the model families (validation, inits, pooling,
+official PyTorch module names).
 
 Width-config validation raises ``ValueError`` with a message that names the
 offending entry (e.g. ``width config: block_widths[1][3] must be a positive
@@ -8,13 +9,49 @@ int, got 0``), so a malformed pruned architecture fails before any tracing.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
 
 from jaxprune.models import layers
-from jaxprune.models import registry
+
+
+
+
+def check_width(value, where: str) -> int:
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    raise ValueError(f'width config: {where} must be a positive int, '
+                     f'got {value!r}')
+  return value
+
+
+def check_int_list(values, length: int | None, where: str) -> list[int]:
+  if not isinstance(values, (list, tuple)):
+    raise ValueError(f'width config: {where} must be a list, got {values!r}')
+  if length is not None and len(values) != length:
+    raise ValueError(f'width config: {where} must have {length} entries, '
+                     f'got {len(values)}')
+  return [check_width(v, f'{where}[{i}]') for i, v in enumerate(values)]
+
+
+def check_vgg_cfg(cfg, num_convs: int | None, num_pools: int | None,
+                  where: str = 'cfg') -> None:
+  """A VGG cfg: positive ints for convs and 'M' for max-pools."""
+  if not isinstance(cfg, (list, tuple)) or not cfg:
+    raise ValueError(f'width config: {where} must be a non-empty list')
+  convs = [v for v in cfg if v != 'M']
+  pools = len(cfg) - len(convs)
+  for i, v in enumerate(cfg):
+    if v != 'M':
+      check_width(v, f'{where}[{i}]')
+  if num_convs is not None and len(convs) != num_convs:
+    raise ValueError(f'width config: {where} must have {num_convs} conv '
+                     f'widths, got {len(convs)}')
+  if num_pools is not None and pools != num_pools:
+    raise ValueError(f'width config: {where} must have {num_pools} "M" '
+                     f'entries, got {pools}')
 
 
 def check_keys(widths: Any, required: Iterable[str],
@@ -57,8 +94,8 @@ def check_vgg_pattern(cfg: Any, default: Sequence[Any],
       if v == 'M':
         raise ValueError(f'width config: {where}[{i}] must be a conv width, '
                          f'got "M"')
-      registry.check_width(v, f'{where}[{i}]')
-  registry.check_vgg_cfg(cfg, sum(d != 'M' for d in default),
+      check_width(v, f'{where}[{i}]')
+  check_vgg_cfg(cfg, sum(d != 'M' for d in default),
                          sum(d == 'M' for d in default), where)
 
 
@@ -144,3 +181,27 @@ def flatten_nchw(x):
   converted checkpoints and per-channel surgery line up.
   """
   return jnp.transpose(x, (0, 3, 1, 2)).reshape(x.shape[0], -1)
+
+
+_STAGE_BLOCK = re.compile(r'^stage(\d+)_block(\d+)$')
+_TORCHVISION_SUB = {'downsample_conv': 'downsample.0',
+                    'downsample_bn': 'downsample.1'}
+
+
+def torchvision_resnet_name(path, widths) -> str:
+  """Official PyTorch module name of a ResNet param module.
+
+  torchvision layout (also the Lottery-Jackpots CIFAR ResNet's): ``conv1`` /
+  ``bn1`` (stem), ``layer{s}.{b}.{conv,bn}{k}``, ``layer{s}.{b}.downsample.0``
+  (conv) / ``.1`` (BN), ``fc`` (classifier).
+  """
+  del widths
+  top = path[0]
+  fixed = {'stem_conv': 'conv1', 'stem_bn': 'bn1', 'classifier': 'fc'}
+  if top in fixed and len(path) == 1:
+    return fixed[top]
+  m = _STAGE_BLOCK.match(top)
+  if m is None or len(path) != 2:
+    raise ValueError(f'unexpected ResNet module {"/".join(path)}')
+  sub = _TORCHVISION_SUB.get(path[1], path[1])
+  return f'layer{int(m.group(1))}.{int(m.group(2))}.{sub}'

@@ -38,6 +38,9 @@ Param paths (``batch_stats`` mirrors BN names with ``mean``/``var``):
 [BC also ``dense{d}_layer{l}/bn2/...``, ``dense{d}_layer{l}/conv2/kernel``];
 transitions ``trans{t}/bn1/...``, ``trans{t}/conv1/kernel`` (t = 1, 2);
 ``final_bn/{scale,bias}``; ``classifier/{kernel,bias}``.
+
+Channel units (``densenet40``): the BN of every selection point, all of kind
+``'select'``. ``densenet_bc100`` has none (it is pruned weight-level).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ import jax.numpy as jnp
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 D40_GROWTH = 12
 D40_LAYERS = 12
@@ -187,7 +191,7 @@ class DenseNetBC(nn.Module):
 def _validate_d40(widths):
   _common.check_keys(widths, ('cfg',), ('selections',))
   full = densenet40_input_widths()
-  cfg = registry.check_int_list(widths['cfg'], len(full), 'cfg')
+  cfg = _common.check_int_list(widths['cfg'], len(full), 'cfg')
   _common.check_selections(widths.get('selections'), cfg, full)
 
 
@@ -211,17 +215,44 @@ def _default_bc(growth: int = 12, layers_per_block: int = BC_LAYERS):
 def _validate_bc(widths):
   _common.check_keys(widths, ('stem_width', 'growth_rate',
                               'bottleneck_widths', 'transition_widths'))
-  registry.check_width(widths['stem_width'], 'stem_width')
-  registry.check_width(widths['growth_rate'], 'growth_rate')
+  _common.check_width(widths['stem_width'], 'stem_width')
+  _common.check_width(widths['growth_rate'], 'growth_rate')
   blocks = _common.check_list(widths['bottleneck_widths'], 3,
                               'bottleneck_widths')
   for d, block in enumerate(blocks):
-    registry.check_int_list(block, BC_LAYERS, f'bottleneck_widths[{d}]')
-  registry.check_int_list(widths['transition_widths'], 2,
+    _common.check_int_list(block, BC_LAYERS, f'bottleneck_widths[{d}]')
+  _common.check_int_list(widths['transition_widths'], 2,
                           'transition_widths')
 
 
-registry.register_model(registry.ModelSpec(
+def _d40_units(params) -> list[spec_lib.ChannelUnit]:
+  """Every BN is followed by a selection: the dense layers and transitions
+  in forward order, then the final BN."""
+  del params
+  return [spec_lib.ChannelUnit(p, 'select')
+          for p in densenet40_selection_points()]
+
+
+def _d40_compact(widths, params, batch_stats, keep):
+  """Kept channels become the selection indices and the following conv's
+  (or the classifier's) input channels; selections compose."""
+  cfg = list(widths['cfg'])
+  t = structure.TreeSlicer(params, batch_stats)
+  sels = structure.full_selections(widths, cfg)
+  for i, point in enumerate(densenet40_selection_points()):
+    if point not in keep:
+      continue
+    last = point == 'final_bn'
+    sels[i] = structure.compact_selection(
+        t, params, spec_lib.ChannelUnit(point, 'select'), sels[i],
+        keep[point],
+        'classifier' if last else point.rsplit('/', 1)[0] + '/conv1',
+        dense=last)
+    cfg[i] = len(sels[i])
+  return ({'cfg': cfg, 'selections': sels}, *t.out())
+
+
+spec_lib.register_model(spec_lib.ModelSpec(
     name='densenet40',
     build=lambda nc, w, ax: DenseNet40(
         tuple(w['cfg']), _common.freeze(w.get('selections')), nc,
@@ -230,9 +261,11 @@ registry.register_model(registry.ModelSpec(
                                'selections': None},
     validate_widths=_validate_d40,
     input_shape=(32, 32, 3),
-    description='CIFAR DenseNet-40 (k=12, Network Slimming, selection)'))
+    description='CIFAR DenseNet-40 (k=12, Network Slimming, selection)',
+    units_fn=_d40_units,
+    compact_fn=_d40_compact))
 
-registry.register_model(registry.ModelSpec(
+spec_lib.register_model(spec_lib.ModelSpec(
     name='densenet_bc100',
     build=lambda nc, w, ax: DenseNetBC(
         w['stem_width'], w['growth_rate'],

@@ -42,6 +42,10 @@ Param paths (``batch_stats`` mirrors BN names with ``mean``/``var``):
 ``.../conv3/kernel``, ``stage{s}_block{b}/downsample/kernel`` (first block of
 each stage), with s = 1..3, b = 0..n-1; ``final_bn/{scale,bias}``;
 ``classifier/{kernel,bias}``. Block j = (s-1)*n + b owns cfg[3j:3j+3].
+
+Channel units (``preresnet164``): per block ``bn1`` (a selection point),
+``bn2`` and ``bn3`` (conv outputs), then ``final_bn`` (a selection point).
+``preresnet110`` has none (it is pruned weight-level).
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ import flax.linen as nn
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 PLANES = (16, 32, 64)
 EXPANSION = 4
@@ -155,7 +160,7 @@ class PreResNet(nn.Module):
 def _validator(n: int, with_selection: bool):
   def validate(widths):
     _common.check_keys(widths, ('cfg',), ('selections',))
-    cfg = registry.check_int_list(widths['cfg'], 9 * n + 1, 'cfg')
+    cfg = _common.check_int_list(widths['cfg'], 9 * n + 1, 'cfg')
     consumed = cfg[0:-1:3] + [cfg[-1]]
     full = input_widths(n)
     if with_selection:
@@ -180,25 +185,70 @@ def _build(bn_scale: float):
   return build
 
 
+def selection_points(n: int) -> Sequence[str]:
+  """Module path of the BN before each selection point, in cfg order."""
+  return [f'stage{s + 1}_block{b}/bn1' for s in range(3)
+          for b in range(n)] + ['final_bn']
+
+
+def _units(params) -> list[spec_lib.ChannelUnit]:
+  """Per block: bn1 (selection of the block input), bn2 / bn3 (outputs of
+  conv1 / conv2); then the final BN (selection of the classifier input)."""
+  out = []
+  for _, _, name in structure.stage_blocks(params):
+    out += [spec_lib.ChannelUnit(f'{name}/bn1', 'select'),
+            spec_lib.ChannelUnit(f'{name}/bn2', 'conv', f'{name}/conv1'),
+            spec_lib.ChannelUnit(f'{name}/bn3', 'conv', f'{name}/conv2')]
+  return out + [spec_lib.ChannelUnit('final_bn', 'select')]
+
+
+def _compact(widths, params, batch_stats, keep):
+  """bn1 keeps its full width (it normalises the residual stream): its kept
+  channels become the block's selection and conv1's input channels; bn2 /
+  bn3 prune conv1 / conv2 outputs and the next conv's inputs; final_bn
+  selects the classifier's input rows. Selections compose."""
+  cfg = list(widths['cfg'])
+  n = (len(cfg) - 1) // 9
+  t = structure.TreeSlicer(params, batch_stats)
+  sels = structure.full_selections(widths, cfg[0:-1:3] + [cfg[-1]])
+  blocks = [name for _, _, name in structure.stage_blocks(params)]
+  for j, point in enumerate(selection_points(n)):
+    if point not in keep:
+      continue
+    last = point == 'final_bn'
+    sels[j] = structure.compact_selection(
+        t, params, spec_lib.ChannelUnit(point, 'select'), sels[j],
+        keep[point], 'classifier' if last else f'{blocks[j]}/conv1',
+        dense=last)
+    cfg[9 * n if last else 3 * j] = len(sels[j])
+  for j, block in enumerate(blocks):
+    for k, (bn, producer, nxt) in enumerate(
+        (('bn2', 'conv1', 'conv2'), ('bn3', 'conv2', 'conv3')), start=1):
+      name = f'{block}/{bn}'
+      if name in keep:
+        idx = keep[name]
+        t.slice_out(f'{block}/{producer}', idx)
+        t.slice_out(name, idx)
+        t.slice_in(f'{block}/{nxt}', idx)
+        cfg[3 * j + k] = int(idx.size)
+  return ({'cfg': cfg, 'selections': sels}, *t.out())
+
+
 def _register(name: str, depth: int, with_selection: bool, bn_scale: float,
               description: str):
   n = (depth - 2) // 9
-  registry.register_model(registry.ModelSpec(
+  spec_lib.register_model(spec_lib.ModelSpec(
       name=name,
       build=_build(bn_scale),
       default_widths=lambda nc: {'cfg': default_cfg(n), 'selections': None},
       validate_widths=_validator(n, with_selection),
       input_shape=(32, 32, 3),
-      description=description))
+      description=description,
+      units_fn=_units if with_selection else None,
+      compact_fn=_compact if with_selection else None))
 
 
 _register('preresnet164', 164, True, 0.5,
           'CIFAR PreResNet-164 (Network Slimming, channel selection)')
 _register('preresnet110', 110, False, 1.0,
           'CIFAR PreResNet-110 bottleneck (weight-level, no selection)')
-
-
-def selection_points(n: int) -> Sequence[str]:
-  """Module path of the BN before each selection point, in cfg order."""
-  return [f'stage{s + 1}_block{b}/bn1' for s in range(3)
-          for b in range(n)] + ['final_bn']

@@ -38,6 +38,10 @@ Param paths (``batch_stats`` mirrors the BN names with ``mean``/``var``):
 (s = 1..3, b = 0..n-1), ``classifier/{kernel,bias}``.
 Rethinking's conv numbering (stem = 1, block b first conv = 2+2b) maps to
 ``stage{b//n+1}_block{b%n}/conv1``.
+
+Channel units: each block's ``bn1`` (the first conv's outputs); the residual
+stream is never pruned. ``resnet32_jackpot`` imports the official PyTorch
+checkpoints (torchvision module names).
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ import jax.numpy as jnp
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 DEPTHS = {'resnet20': 20, 'resnet32': 32, 'resnet56': 56, 'resnet110': 110}
 
@@ -135,7 +140,7 @@ def default_widths(blocks_per_stage: int, stage_widths=(16, 32, 64)):
 def _validator(blocks_per_stage: int):
   def validate(widths):
     _common.check_keys(widths, ('stage_widths', 'block_widths'))
-    stages = registry.check_int_list(widths['stage_widths'], 3,
+    stages = _common.check_int_list(widths['stage_widths'], 3,
                                      'stage_widths')
     for s in range(1, 3):
       if stages[s] < stages[s - 1]:
@@ -145,7 +150,7 @@ def _validator(blocks_per_stage: int):
             'can only zero-pad channels')
     blocks = _common.check_list(widths['block_widths'], 3, 'block_widths')
     for s, stage in enumerate(blocks):
-      registry.check_int_list(stage, blocks_per_stage, f'block_widths[{s}]')
+      _common.check_int_list(stage, blocks_per_stage, f'block_widths[{s}]')
   return validate
 
 
@@ -160,20 +165,28 @@ def _build(shortcut: str, torch_default_init: bool, count_global_pool: bool):
   return build
 
 
+def _compact(widths, params, batch_stats, keep):
+  t = structure.TreeSlicer(params, batch_stats)
+  return (structure.compact_basic_blocks(widths, keep, t, params), *t.out())
+
+
+def _register(name, build, default, validate, description,
+              torch_name_fn=None):
+  spec_lib.register_model(spec_lib.ModelSpec(
+      name=name, build=build, default_widths=default,
+      validate_widths=validate, input_shape=(32, 32, 3),
+      description=description,
+      units_fn=structure.basic_block_units, compact_fn=_compact,
+      torch_name_fn=torch_name_fn))
+
+
 for _name, _depth in DEPTHS.items():
   _n = (_depth - 2) // 6
-  registry.register_model(registry.ModelSpec(
-      name=_name,
-      build=_build('avgpool', False, True),
-      default_widths=lambda nc, n=_n: default_widths(n),
-      validate_widths=_validator(_n),
-      input_shape=(32, 32, 3),
-      description=f'CIFAR ResNet-{_depth} (L1-norm, option-A shortcuts)'))
+  _register(_name, _build('avgpool', False, True),
+            lambda nc, n=_n: default_widths(n), _validator(_n),
+            f'CIFAR ResNet-{_depth} (L1-norm, option-A shortcuts)')
 
-registry.register_model(registry.ModelSpec(
-    name='resnet32_jackpot',
-    build=_build('stride', True, False),
-    default_widths=lambda nc: default_widths(5, (32, 64, 128)),
-    validate_widths=_validator(5),
-    input_shape=(32, 32, 3),
-    description='Lottery-Jackpots CIFAR ResNet-32, widths 32/64/128'))
+_register('resnet32_jackpot', _build('stride', True, False),
+          lambda nc: default_widths(5, (32, 64, 128)), _validator(5),
+          'Lottery-Jackpots CIFAR ResNet-32, widths 32/64/128',
+          torch_name_fn=_common.torchvision_resnet_name)

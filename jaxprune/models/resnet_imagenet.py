@@ -46,6 +46,12 @@ Param paths (``batch_stats`` mirrors BN names with ``mean``/``var``):
 (s = 1..4, b = 0-based), ``classifier/{kernel,bias}``. Rethinking's ResNet-34
 conv ids (stem = 1, downsample excluded, block b's first conv = 2+2b) map to
 the b-th block in stage order.
+
+Channel units: ResNet-34's block ``bn1`` s (first convs). The bottleneck
+models declare none yet (their surgery is not implemented), so asking to
+channel-prune them is an error at config validation; unstructured criteria
+work. ``resnet34`` and ``resnet50`` use torchvision module names for
+checkpoint import.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ import flax.linen as nn
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 BLOCKS = (3, 4, 6, 3)
 
@@ -202,16 +209,16 @@ def _validator(bottleneck: bool):
   def validate(widths):
     _common.check_keys(widths, ('stem_width', 'stage_widths', 'block_widths'),
                        ('selections',) if bottleneck else ())
-    registry.check_width(widths['stem_width'], 'stem_width')
-    registry.check_int_list(widths['stage_widths'], 4, 'stage_widths')
+    _common.check_width(widths['stem_width'], 'stem_width')
+    _common.check_int_list(widths['stage_widths'], 4, 'stage_widths')
     stages = _common.check_list(widths['block_widths'], 4, 'block_widths')
     for s, (stage, n) in enumerate(zip(stages, BLOCKS)):
       if not bottleneck:
-        registry.check_int_list(stage, n, f'block_widths[{s}]')
+        _common.check_int_list(stage, n, f'block_widths[{s}]')
         continue
       _common.check_list(stage, n, f'block_widths[{s}]')
       for b, pair in enumerate(stage):
-        registry.check_int_list(pair, 2, f'block_widths[{s}][{b}]')
+        _common.check_int_list(pair, 2, f'block_widths[{s}][{b}]')
     if bottleneck and widths.get('selections') is not None:
       full = block_input_widths(widths)
       sels = _common.check_list(widths['selections'], len(full),
@@ -235,23 +242,32 @@ def _build(bottleneck: bool, downsample_bias: bool):
   return build
 
 
-registry.register_model(registry.ModelSpec(
+def _compact_basic(widths, params, batch_stats, keep):
+  t = structure.TreeSlicer(params, batch_stats)
+  return (structure.compact_basic_blocks(widths, keep, t, params), *t.out())
+
+
+spec_lib.register_model(spec_lib.ModelSpec(
     name='resnet34',
     build=_build(False, False),
     default_widths=lambda nc: resnet34_default(),
     validate_widths=_validator(False),
     input_shape=(224, 224, 3),
-    description='ImageNet ResNet-34 (L1-norm, per-block first-conv widths)'))
+    description='ImageNet ResNet-34 (L1-norm, per-block first-conv widths)',
+    units_fn=structure.basic_block_units,
+    compact_fn=_compact_basic,
+    torch_name_fn=_common.torchvision_resnet_name))
 
-registry.register_model(registry.ModelSpec(
+spec_lib.register_model(spec_lib.ModelSpec(
     name='resnet50',
     build=_build(True, False),
     default_widths=lambda nc: resnet50_default(),
     validate_widths=_validator(True),
     input_shape=(224, 224, 3),
-    description='ImageNet ResNet-50, torchvision v1.5 layout'))
+    description='ImageNet ResNet-50, torchvision v1.5 layout',
+    torch_name_fn=_common.torchvision_resnet_name))
 
-registry.register_model(registry.ModelSpec(
+spec_lib.register_model(spec_lib.ModelSpec(
     name='resnet50_thinet',
     build=_build(True, True),
     default_widths=lambda nc: resnet50_default(),

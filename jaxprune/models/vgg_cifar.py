@@ -35,17 +35,23 @@ names in ``batch_stats`` as ``mean``/``var``):
 * L1 head: ``fc1/kernel`` (cfg[-1], 512), ``fc1/bias``, ``fc1_bn/scale``,
   ``fc1_bn/bias``, then ``classifier/kernel`` (512, C), ``classifier/bias``;
 * other heads: ``classifier/kernel`` (cfg[-1], C), ``classifier/bias``.
+
+Channel units: ``bn{i}`` for every conv (Rethinking layer id i + 1); the L1
+head's ``fc1_bn`` is not pruned. ``vgg19_jackpot`` imports the official
+PyTorch checkpoints (:func:`jackpot_torch_name`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import flax.linen as nn
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 M = 'M'
 VGG16_CFG = (64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
@@ -123,20 +129,61 @@ def _validator(default):
   return validate
 
 
-def _register(name, default, build, description):
-  registry.register_model(registry.ModelSpec(
+def _compactor(head: str):
+  """Channel surgery of the conv stack; after the last conv the input rows
+  of ``head`` (``fc1`` for the L1 head, else ``classifier``)."""
+  def compact(widths, params, batch_stats, keep):
+    t = structure.TreeSlicer(params, batch_stats)
+    cfg = structure.compact_vgg_stack(widths, keep, t, params, head)
+    return (cfg, *t.out())
+  return compact
+
+
+def feature_index(cfg) -> list[int]:
+  """Index in PyTorch's ``features`` Sequential of each conv (its BN is the
+  next index): 3 modules (conv, BN, ReLU) per conv and 1 per max-pool."""
+  idx, out = 0, []
+  for v in cfg:
+    if v == 'M':
+      idx += 1
+    else:
+      out.append(idx)
+      idx += 3
+  return out
+
+
+def jackpot_torch_name(path, widths) -> str:
+  """Official module names of ``models/vgg_cifar.py`` (Lottery Jackpots):
+  ``features.{k}`` for ``conv{i}``/``bn{i}``, ``classifier`` (a 1x1 conv)."""
+  top = path[0]
+  if top == 'classifier':
+    return 'classifier'
+  m = re.fullmatch(r'(conv|bn)(\d+)', top)
+  if m is None or len(path) != 1:
+    raise ValueError(f'unexpected VGG module {"/".join(path)}')
+  idx = feature_index(widths)[int(m.group(2))]
+  return f'features.{idx + (m.group(1) == "bn")}'
+
+
+def _register(name, default, build, description, head='classifier',
+              torch_name_fn=None):
+  spec_lib.register_model(spec_lib.ModelSpec(
       name=name,
       build=build,
       default_widths=lambda nc, d=default: list(d),
       validate_widths=_validator(default),
       input_shape=(32, 32, 3),
-      description=description))
+      description=description,
+      units_fn=structure.vgg_units,
+      compact_fn=_compactor(head),
+      torch_name_fn=torch_name_fn))
 
 
 _register('vgg16_l1', VGG16_CFG,
           lambda nc, w, ax: CifarVGG(tuple(w), nc, head='l1', bn_scale=0.5,
                                      axis_name=ax),
-          'CIFAR VGG-16 with the L1-norm head (Linear-BN1d-ReLU-Linear)')
+          'CIFAR VGG-16 with the L1-norm head (Linear-BN1d-ReLU-Linear)',
+          head='fc1')
 _register('vgg19_slim', VGG19_CFG,
           lambda nc, w, ax: CifarVGG(tuple(w), nc, head='linear',
                                      bn_scale=0.5, axis_name=ax),
@@ -148,4 +195,5 @@ _register('vgg19_wl', VGG19_CFG,
           'CIFAR VGG-19-BN (weight-level): conv bias, fan-in He init')
 _register('vgg19_jackpot', VGG19_JACKPOT_CFG,
           lambda nc, w, ax: JackpotVGG(tuple(w), nc, axis_name=ax),
-          'Lottery-Jackpots CIFAR VGG-19 (5 max-pools, 1x1-conv classifier)')
+          'Lottery-Jackpots CIFAR VGG-19 (5 max-pools, 1x1-conv classifier)',
+          torch_name_fn=jackpot_torch_name)

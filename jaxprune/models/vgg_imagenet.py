@@ -35,6 +35,11 @@ Param paths (``batch_stats`` mirrors BN names with ``mean``/``var``):
 ``conv{i}/{kernel,bias}`` and ``bn{i}/{scale,bias}`` (i counts convs from 0),
 ``fc1/{kernel,bias}``, ``fc2/{kernel,bias}``, ``fc1_bn``/``fc2_bn`` (slimming
 VGG-11 only), ``classifier/{kernel,bias}``.
+
+Channel units: ``bn{i}`` of every conv for the BN models, plus ``fc1_bn`` and
+``fc2_bn`` (producers ``fc1``/``fc2``) for the slimming VGG-11, whose global
+threshold covers them, so its hidden FC widths shrink too. ``vgg16_imagenet``
+has no BN and declares no channel units.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ import flax.linen as nn
 
 from jaxprune.models import _common
 from jaxprune.models import layers
-from jaxprune.models import registry
+from jaxprune.models import spec as spec_lib
+from jaxprune.models import structure
 
 M = 'M'
 VGG16_CFG = (64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
@@ -103,12 +109,36 @@ def _validator(default_cfg):
   def validate(widths):
     _common.check_keys(widths, ('cfg', 'fc_widths'))
     _common.check_vgg_pattern(widths['cfg'], default_cfg, 'cfg')
-    registry.check_int_list(widths['fc_widths'], 2, 'fc_widths')
+    _common.check_int_list(widths['fc_widths'], 2, 'fc_widths')
   return validate
 
 
-def _register(name, default_cfg, description, **kwargs):
-  registry.register_model(registry.ModelSpec(
+HEAD_BNS = (('fc1_bn', 'fc1'), ('fc2_bn', 'fc2'))
+
+
+def _head_bn_units(params):
+  """Conv BNs, then the head's BN1d after each hidden Linear (slimming)."""
+  return structure.vgg_units(params, HEAD_BNS)
+
+
+def _compact(widths, params, batch_stats, keep):
+  """Conv stack (the first Linear loses the rows of dropped channels), then
+  the hidden FC widths where the head has BN1d units."""
+  t = structure.TreeSlicer(params, batch_stats)
+  cfg = structure.compact_vgg_stack(widths['cfg'], keep, t, params, 'fc1')
+  fc_widths = list(widths['fc_widths'])
+  for k, ((bn, dense), nxt) in enumerate(zip(HEAD_BNS, ('fc2', 'classifier'))):
+    if bn in keep:
+      idx = keep[bn]
+      t.slice_out(dense, idx)
+      t.slice_out(bn, idx)
+      t.slice_rows(nxt, idx, fc_widths[k])
+      fc_widths[k] = int(idx.size)
+  return ({'cfg': cfg, 'fc_widths': fc_widths}, *t.out())
+
+
+def _register(name, default_cfg, description, units_fn=None, **kwargs):
+  spec_lib.register_model(spec_lib.ModelSpec(
       name=name,
       build=lambda nc, w, ax: ImageNetVGG(
           tuple(w['cfg']), tuple(w['fc_widths']), nc, axis_name=ax, **kwargs),
@@ -116,13 +146,17 @@ def _register(name, default_cfg, description, **kwargs):
                                  'fc_widths': list(FC_WIDTHS)},
       validate_widths=_validator(default_cfg),
       input_shape=(224, 224, 3),
-      description=description))
+      description=description,
+      units_fn=units_fn,
+      compact_fn=_compact if units_fn else None))
 
 
 _register('vgg16_imagenet', VGG16_CFG,
           'ImageNet VGG-16 (torchvision, no BN, dropout 0.5)')
 _register('vgg16_bn_imagenet', VGG16_CFG,
-          'ImageNet VGG-16-BN (torchvision vgg16_bn)', batch_norm=True)
+          'ImageNet VGG-16-BN (torchvision vgg16_bn)',
+          units_fn=structure.vgg_units, batch_norm=True)
 _register('vgg11_slim_imagenet', VGG11_CFG,
           'ImageNet VGG-11-BN (Network Slimming, BN1d head, gamma 0.5)',
-          batch_norm=True, head_bn=True, bn_scale=0.5)
+          units_fn=_head_bn_units, batch_norm=True, head_bn=True,
+          bn_scale=0.5)

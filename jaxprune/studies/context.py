@@ -1,0 +1,417 @@
+"""One run context: what every stage of a study shares, built once.
+
+``RunContext.create(config, workdir, study)`` is the only place a study turns
+its config into the things stages use:
+
+1. the workdir is checked once (a run manifest holding another config, a
+   path that is a file, a read-only place: a one-line error before anything
+   is compiled or written);
+2. the config is validated (model, widths, data, optimizer, seeds, then the
+   study's own ``check_config``);
+3. the dataset is loaded and its batch source built (once per process for
+   the same ``config.data``, so sub-studies share it);
+4. the model's spec is bound to the data (classes, input shape, widths) and
+   its params/FLOPs counted; the study's ``check_model`` dry-runs what it
+   can on abstract variables (e.g. a pruning target naming a missing layer);
+5. the manifest is written.
+
+Stages then hand params, masks and results to the next through the context:
+:meth:`RunContext.large_model` (train or load the dense model),
+:meth:`RunContext.prune` (a registered criterion), :meth:`RunContext.train`
+(SGD stages, dense or masked) and the score search, both through the one
+stage runner :meth:`RunContext.run_stage`, :meth:`RunContext.evaluate`,
+:meth:`RunContext.finish` (results.json).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import zlib
+from typing import Any, Callable, Mapping, Sequence
+
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+
+from jaxprune import data as data_lib
+from jaxprune import flops as flops_lib
+from jaxprune import masks as masks_lib
+from jaxprune import models
+from jaxprune import pruning
+from jaxprune import results as results_lib
+from jaxprune import tree as tree_lib
+from jaxprune.training import checkpoint as ckpt_lib
+from jaxprune.training import devices
+from jaxprune.training import loop
+from jaxprune.training import optim
+from jaxprune.training import step as step_lib
+
+IMPORTABLE_SUFFIXES = ('.pt', '.pth', '.tar', '.npz')
+_DATASETS: dict[str, Any] = {}
+
+
+def config_to_dict(config) -> dict:
+  if isinstance(config, ml_collections.ConfigDict):
+    return json.loads(config.to_json_best_effort(sort_keys=True))
+  return json.loads(json.dumps(dict(config), sort_keys=True, default=str))
+
+
+def native(value, field: str):
+  """A config value given as a JSON string on the command line -> data."""
+  if isinstance(value, str):
+    try:
+      return json.loads(value)
+    except json.JSONDecodeError as e:
+      raise ValueError(f'config.{field} is not valid JSON: {e}') from None
+  if isinstance(value, ml_collections.ConfigDict):
+    return value.to_dict()
+  return value
+
+
+def stage_key(seed: int, stage: str) -> jax.Array:
+  """The init key of ``stage`` for ``seed``: ``key(seed)`` for the large
+  model, ``fold_in(key(seed), crc32(stage))`` for any other stage, so no two
+  stages of any seeds share an init."""
+  key = jax.random.key(seed)
+  if stage == 'baseline':
+    return key
+  return jax.random.fold_in(key, zlib.crc32(stage.encode()) & 0x7fffffff)
+
+
+@dataclasses.dataclass
+class StageRun:
+  """What a finished stage hands on: host variables and its results entry."""
+  name: str
+  variables: dict[str, Any]
+  state: step_lib.TrainState
+  history: list[dict[str, float]]
+  entry: dict[str, Any]
+
+
+def _check_common(config, num_devices: int) -> None:
+  spec = models.get_spec(config.model.name)
+  widths = native(config.model.widths, 'model.widths')
+  if widths is not None:
+    spec.validate_widths(widths)
+  data_lib.check_data_config(config.data, num_devices)
+  o = config.optim
+  if o.epochs <= 0:
+    raise ValueError(f'config.optim.epochs must be positive, got {o.epochs}')
+  if o.schedule not in optim.SCHEDULES:
+    raise ValueError(f'unknown schedule config.optim.schedule={o.schedule!r}; '
+                     f'known: {optim.SCHEDULES}')
+  if o.lr_step_every < 0:
+    raise ValueError('config.optim.lr_step_every must be >= 0')
+  for field, low in (('seed', 0), ('seeds', 1)):
+    v = config[field]
+    if isinstance(v, bool) or not isinstance(v, int) or v < low:
+      raise ValueError(f'config.{field} must be an int >= {low}, got {v!r}')
+
+
+def _load_dataset(config, num_devices: int):
+  key = json.dumps([config_to_dict(config.data), num_devices, config.seed],
+                   sort_keys=True)
+  if key not in _DATASETS:
+    _DATASETS[key] = data_lib.load_data(config.data, num_devices=num_devices,
+                                        seed=config.seed)
+  return _DATASETS[key]
+
+
+class RunContext:
+  """Data, source, bound model spec and FLOPs of one run (module docstring).
+
+  Attributes:
+    config: the (locked) config; ``config_dict`` its JSON form.
+    workdir: the run's directory.
+    study: the study's registered name.
+    num_devices: local devices the steps are mapped over.
+    dataset: the loaded dataset (arrays or a stream).
+    source: its batch source.
+    spec: the model's spec bound to the data and ``config.model.widths``.
+    counts: params and FLOPs of ``spec``'s model.
+  """
+
+  def __init__(self, config, workdir: str, study: str, num_devices: int,
+               dataset, source, spec, counts: flops_lib.Counts):
+    self.config = config
+    self.config_dict = config_to_dict(config)
+    self.workdir = workdir
+    self.study = study
+    self.num_devices = num_devices
+    self.dataset = dataset
+    self.source = source
+    self.spec = spec
+    self.counts = counts
+    self.started = time.time()
+    self._examples = None
+
+  @classmethod
+  def create(cls, config, workdir: str, study: str, *,
+             check_config: Callable[[Any], None] | None = None,
+             check_model: Callable[['RunContext'], None] | None = None
+             ) -> RunContext:
+    """Checks, loads and binds everything (module docstring, steps 1-5)."""
+    ckpt_lib.check_run(workdir, study, config_to_dict(config))
+    num_devices = devices.resolve_num_devices(config.num_devices)
+    _check_common(config, num_devices)
+    if check_config is not None:
+      check_config(config)
+    dataset = _load_dataset(config, num_devices)
+    source = data_lib.make_source(config.data, dataset,
+                                  num_devices=num_devices, seed=config.seed)
+    spec = models.get_spec(config.model.name).bind(
+        source.num_classes, native(config.model.widths, 'model.widths'),
+        source.input_shape)
+    counts = flops_lib.count(spec.module(), spec.input_shape)
+    ctx = cls(config, workdir, study, num_devices, dataset, source, spec,
+              counts)
+    if check_model is not None:
+      check_model(ctx)
+    ckpt_lib.write_run(workdir, study, ctx.config_dict)
+    logging.info(
+        '%s: %s on %s, %s params, %s FLOPs; %d train / %d test examples, '
+        '%d steps/epoch on %d device(s)', study, spec.name, config.data.name,
+        f'{counts.params:,}', f'{counts.flops:,}', source.num_train,
+        source.num_test, source.steps_per_epoch, num_devices)
+    return ctx
+
+  # ---- places ------------------------------------------------------------
+
+  def seed_dir(self, seed_index: int) -> str:
+    """The workdir of one seed (``seed{i}/`` when the run has several)."""
+    if self.config.seeds == 1:
+      return self.workdir
+    return os.path.join(self.workdir, f'seed{seed_index}')
+
+  def stage_dir(self, stage: str, seed_index: int = 0) -> str:
+    return os.path.join(self.seed_dir(seed_index), stage)
+
+  def source_for(self, seed: int, batch_size: int | None = None):
+    """The batch source with ``seed``'s data order (and a batch size)."""
+    source = self.source
+    if batch_size is not None:
+      source = source.with_batch_size(batch_size)
+    if isinstance(source, data_lib.ArraySource) and source.seed != seed:
+      source = dataclasses.replace(source, seed=seed)
+    return source
+
+  # ---- models ------------------------------------------------------------
+
+  def module(self, spec):
+    """``spec``'s module for the steps (BN synchronised if configured)."""
+    return spec.module(step_lib.AXIS_NAME if self.config.model.sync_bn
+                       else None)
+
+  def count(self, spec, masks=None) -> flops_lib.Counts:
+    """Params and FLOPs of ``spec``'s model (non-zeros only with masks)."""
+    return flops_lib.count(spec.module(), spec.input_shape, masks=masks)
+
+  def init(self, spec, seed: int, stage: str = 'baseline'
+           ) -> dict[str, Any]:
+    """Fresh host variables of ``spec`` for ``stage`` of ``seed``."""
+    return jax.device_get(spec.init(stage_key(seed, stage)))
+
+  def abstract_variables(self, spec=None) -> dict[str, Any]:
+    return (spec or self.spec).abstract_variables()
+
+  # ---- the dense model ---------------------------------------------------
+
+  def large_model(self, seed: int, seed_index: int = 0, pre: Sequence = ()
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The trained dense model and its results entry.
+
+    ``config.model.pretrained`` empty: the ``baseline`` stage trains it
+    (resumable). Else it is loaded: a jaxprune stage directory (or a run
+    directory with a ``baseline/`` stage) restores its latest checkpoint; a
+    ``.pt``/``.pth``/``.tar``/``.npz`` file is imported from the official
+    PyTorch layout. Either is validated against the model and evaluated.
+    """
+    pretrained = self.config.model.pretrained
+    if not pretrained:
+      run = self.train('baseline', self.spec, self.init(self.spec, seed),
+                       seed=seed, seed_index=seed_index,
+                       epochs=self.config.optim.epochs,
+                       learning_rate=self.config.optim.learning_rate,
+                       pre=pre)
+      return run.variables, run.entry
+    variables, history = self.load_pretrained(pretrained)
+    metrics = self.evaluate(self.spec, variables)
+    best = max([h['test_accuracy'] for h in history],
+               default=metrics['test_accuracy'])
+    return variables, results_lib.stage_entry(
+        params=self.counts.params, flops=self.counts.flops, best=best,
+        last=metrics['test_accuracy'], epochs=len(history), source=pretrained)
+
+  def load_pretrained(self, path: str) -> tuple[dict[str, Any], list]:
+    """``(variables, history)`` of a checkpoint (see :meth:`large_model`)."""
+    if os.path.isfile(path):
+      if not path.endswith(IMPORTABLE_SUFFIXES):
+        raise ValueError(f'config.model.pretrained={path!r} is a file but not '
+                         f'a PyTorch/npz checkpoint {IMPORTABLE_SUFFIXES}')
+      from jaxprune import importers  # pylint: disable=g-import-not-at-top
+      params, stats = importers.import_state_dict(
+          importers.load_checkpoint_file(path), self.spec.name,
+          self.spec.num_classes, self.spec.widths)
+      return jax.device_get({'params': params, 'batch_stats': stats}), []
+    stage_dir = path
+    if (not os.path.isdir(os.path.join(path, ckpt_lib.CHECKPOINT_DIR))
+        and os.path.isdir(os.path.join(path, 'baseline'))):
+      stage_dir = os.path.join(path, 'baseline')
+    variables, meta = ckpt_lib.restore_variables(stage_dir,
+                                                 self.abstract_variables())
+    return variables, list(meta.get('history', []))
+
+  # ---- pruning -----------------------------------------------------------
+
+  def examples(self) -> dict[str, np.ndarray]:
+    """``config.prune.examples`` training examples for data-driven
+    criteria (host arrays, read once)."""
+    if self._examples is None:
+      self._examples = self.source.examples(self.config.prune.examples)
+    return self._examples
+
+  def prune(self, criterion: pruning.Criterion, spec, variables, target,
+            seed: int) -> pruning.PruneResult:
+    """Runs a registered criterion with this run's batch and an rng."""
+    return criterion(variables, spec, target, batch=self.examples(),
+                     rng=stage_key(seed, 'prune/' + criterion.name))
+
+  # ---- stages --------------------------------------------------------------
+
+  def evaluate(self, spec, variables, masks=None) -> dict[str, float]:
+    """Test metrics of fixed variables (params masked by ``masks``)."""
+    return loop.evaluate_params(self.module(spec), self.source, variables,
+                                masks)
+
+  def milestones(self, epochs: int) -> list[int] | None:
+    """Step-schedule milestones: every ``config.optim.lr_step_every``
+    epochs if set (ImageNet), else None (50 % / 75 %)."""
+    every = self.config.optim.lr_step_every
+    return optim.every_n_milestones(epochs, every) if every else None
+
+  def train(self, name: str, spec, variables, *, seed: int,
+            seed_index: int = 0, epochs: int, learning_rate: float,
+            schedule: str | None = None, milestones=None,
+            weight_decay: float | None = None, masks=None, pre: Sequence = (),
+            source=None) -> StageRun:
+    """SGD training of ``variables`` (masked if ``masks``) as one stage.
+
+    Optimizer: :func:`jaxprune.training.optim.sgd_coupled` with
+    ``config.optim``'s momentum and weight decay (unless given), the
+    per-epoch ``schedule`` (default ``config.optim.schedule``) and
+    ``milestones`` (default :meth:`milestones`), ``pre`` transforms first;
+    with ``masks`` wrapped in :func:`~jaxprune.training.optim.
+    masked_training` (pruned weights stay exactly 0).
+    """
+    source = source or self.source_for(seed)
+    o = self.config.optim
+    lr_fn = optim.per_epoch_schedule(
+        learning_rate, epochs, source.steps_per_epoch,
+        schedule or o.schedule,
+        self.milestones(epochs) if milestones is None else milestones)
+    tx = optim.sgd_coupled(lr_fn, o.momentum,
+                           o.weight_decay if weight_decay is None
+                           else weight_decay, pre=pre)
+    params = variables['params']
+    if masks is not None:
+      masks_lib.check_masks(masks, params)
+      params = masks_lib.apply_masks(params, masks)
+      tx = optim.masked_training(tx, masks)
+    state = step_lib.create_train_state(params, variables['batch_stats'], tx)
+    return self.run_stage(name, spec, state, tx, seed=seed,
+                          seed_index=seed_index, epochs=epochs, lr_fn=lr_fn,
+                          source=source, masks=masks)
+
+  def run_stage(self, name: str, spec, state: step_lib.TrainState, tx, *,
+                seed: int, seed_index: int = 0, epochs: int,
+                model_params: step_lib.ModelParams = step_lib.dense_params,
+                lr_fn=None, after_epoch=None, source=None, masks=None,
+                params_of: Callable[[Any], Any] | None = None) -> StageRun:
+    """The one stage runner: every training stage and the score search.
+
+    Runs :func:`jaxprune.training.loop.fit` in ``stage_dir(name)`` (it
+    resumes from the stage's checkpoint) and returns the stage's host
+    variables (``params_of(state)``, default ``state.trainable``) and its
+    results entry (params and FLOPs of ``spec``, non-zeros only with
+    ``masks``).
+    """
+    source = source or self.source_for(seed)
+    fitted = loop.fit(
+        name=name, workdir=self.stage_dir(name, seed_index),
+        model=self.module(spec), tx=tx, state=state, source=source,
+        model_params=model_params, epochs=epochs, seed=seed,
+        config_dict={'study': self.study, 'config': self.config_dict,
+                     'stage': name, 'seed': seed},
+        extra_meta={'model': spec.name, 'widths': spec.widths},
+        learning_rate_fn=lr_fn,
+        checkpoint_every=self.config.checkpoint_every_epochs,
+        tensorboard=self.config.tensorboard, after_epoch=after_epoch)
+    host = jax.device_get(fitted.state)
+    params = params_of(host) if params_of else host.trainable
+    counts = self.count(spec, masks)
+    entry = results_lib.stage_entry(
+        params=counts.params, flops=counts.flops, best=fitted.best_accuracy,
+        last=fitted.last_accuracy, epochs=len(fitted.history),
+        wall_time_s=fitted.wall_time_s,
+        last_test_top5=fitted.history[-1].get('test_top5', 0.0)
+        if fitted.history else 0.0)
+    logging.info('%s: best test accuracy %.4f, last %.4f, %s params, %s '
+                 'FLOPs, %.1fs', name, entry['best_test_accuracy'],
+                 entry['last_test_accuracy'], f'{counts.params:,}',
+                 f'{counts.flops:,}', fitted.wall_time_s)
+    return StageRun(name, {'params': params,
+                           'batch_stats': host.batch_stats}, host,
+                    fitted.history, entry)
+
+  def evaluated_entry(self, spec, variables, masks=None, **extra
+                      ) -> dict[str, Any]:
+    """A results entry of fixed variables (no training: best == last)."""
+    acc = self.evaluate(spec, variables, masks)['test_accuracy']
+    counts = self.count(spec, masks)
+    return results_lib.stage_entry(params=counts.params, flops=counts.flops,
+                                   best=acc, last=acc, epochs=0, **extra)
+
+  # ---- artifacts and results -------------------------------------------------
+
+  def save_masks(self, name: str, masks) -> str:
+    """``<workdir>/<name>.npz``: a full mask tree, one array per path."""
+    path = os.path.join(self.workdir, f'{name}.npz')
+    tmp = path + '.tmp.npz'
+    np.savez(tmp, **{tree_lib.path_str(p): np.asarray(m, np.uint8)
+                     for p, m in tree_lib.flatten(masks)})
+    os.replace(tmp, path)
+    return path
+
+  def load_masks(self, path: str, params) -> Any:
+    """A mask tree saved by :meth:`save_masks`, checked against ``params``."""
+    if not os.path.isfile(path):
+      raise ValueError(f'no mask file {path}')
+    with np.load(path) as data:
+      masks = tree_lib.unflatten([(k, data[k].astype(np.float32))
+                                  for k in data.files])
+    masks_lib.check_masks(masks, params, f'masks of {path}')
+    return masks
+
+  def finish(self, summary: Mapping[str, Any], stages: Mapping[str, Any],
+             details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Writes and returns ``results.json`` (the schema of
+    :mod:`jaxprune.results`)."""
+    out = results_lib.make(
+        self.study, summary=summary, stages=stages, details=details or {},
+        config=self.config_dict, device=devices.device_info(self.num_devices),
+        wall_time_s=time.time() - self.started)
+    results_lib.write(self.workdir, out)
+    return out
+
+
+def open_run(config, workdir: str, study: str) -> dict:
+  """The manifest check and write of a study that builds no data itself
+  (one that only composes other studies); returns the config dict."""
+  config_dict = config_to_dict(config)
+  ckpt_lib.check_run(workdir, study, config_dict)
+  ckpt_lib.write_run(workdir, study, config_dict)
+  return config_dict

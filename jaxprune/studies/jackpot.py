@@ -1,0 +1,167 @@
+"""The ``jackpot`` study (Zhang et al., lottery_jackpots.md §2.8-2.9):
+dense model -> magnitude mask -> score search on the frozen weights.
+
+1. ``baseline``: the dense model, trained (``config.optim``) or loaded from
+   ``config.model.pretrained`` (a jaxprune run or an official PyTorch
+   checkpoint);
+2. ``magnitude_mask``: the per-layer budgets of one global magnitude
+   threshold (:func:`jaxprune.pruning.layerwise_prune_counts`, the classifier
+   kept dense) and the ``'magnitude'`` criterion at those counts, evaluated
+   without training;
+3. ``search``: the score search on the frozen weights through the one stage
+   runner (resumable); its mask is saved as ``searched_masks.npz``;
+4. ``tune`` (``config.jackpot.tune_epochs > 0``, the ImageNet "30(S)+10(T)"
+   of §2.9): the searched mask fixed, weights and BN trained with masked SGD
+   (per-epoch cosine, ``tune_learning_rate``, ``tune_weight_decay``);
+5. with ``config.jackpot.overlap``: the ``mask_overlap`` study against the
+   searched mask, in ``<workdir>/mask_overlap``.
+
+Results: dense, magnitude-mask and jackpot accuracy, per-layer sparsity and
+mask changes, FLOPs of the masked model, and whether any weight, bias or BN
+scale/bias changed (it must not).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import numpy as np
+
+from jaxprune import data as data_lib
+from jaxprune import jackpot as jackpot_lib
+from jaxprune import pruning
+from jaxprune import results as results_lib
+from jaxprune import tree as tree_lib
+from jaxprune.jackpot.short_restriction import TIE_RULES
+from jaxprune.pruning import budgets
+from jaxprune.studies import context
+from jaxprune.studies import registry
+
+MASKS_FILE = 'searched_masks'
+RATES = ('constant', 'decay')
+
+
+def check_config(config) -> None:
+  jp = config.jackpot
+  pruning.check_ratio(jp.sparsity, 'config.jackpot.sparsity',
+                      exclude_zero=True)
+  if jp.layerwise not in budgets.LAYERWISE_RULES:
+    raise ValueError(f'config.jackpot.layerwise must be one of '
+                     f'{budgets.LAYERWISE_RULES}, got {jp.layerwise!r}')
+  if jp.tie_rule not in TIE_RULES:
+    raise ValueError(f'config.jackpot.tie_rule must be one of {TIE_RULES}, '
+                     f'got {jp.tie_rule!r}')
+  if jp.rate not in RATES:
+    raise ValueError(f'config.jackpot.rate must be one of {RATES}, got '
+                     f'{jp.rate!r}')
+  if jp.epochs <= 0 or jp.batch_size <= 0 or jp.tune_epochs < 0:
+    raise ValueError('config.jackpot.epochs and batch_size must be positive '
+                     'and tune_epochs >= 0')
+  from jaxprune.training import devices  # pylint: disable=g-import-not-at-top
+  data_lib.check_batch_size(jp.batch_size,
+                            devices.resolve_num_devices(config.num_devices))
+
+
+def _layer_report(counts, final, initial) -> dict[str, dict[str, int]]:
+  out = {}
+  for path, target in counts.items():
+    m = np.asarray(tree_lib.get(final, path))
+    m0 = np.asarray(tree_lib.get(initial, path))
+    out[tree_lib.path_str(path)] = {
+        'size': int(m.size), 'pruned': int(m.size - np.count_nonzero(m)),
+        'target_pruned': int(target),
+        'changed_vs_magnitude': int(np.sum(m != m0))}
+  return out
+
+
+def jackpot(config, workdir: str) -> dict[str, Any]:
+  """Runs the study; writes and returns results.json."""
+  ctx = context.RunContext.create(config, workdir, 'jackpot',
+                                  check_config=check_config)
+  jp, spec, seed = config.jackpot, ctx.spec, config.seed
+  variables, base = ctx.large_model(seed)
+  counts = budgets.layerwise_prune_counts(variables['params'], jp.sparsity,
+                                          jp.layerwise, spec.classifier)
+  start = ctx.prune(pruning.get_criterion('magnitude'), spec, variables,
+                    counts, seed).masks
+  stages = {'baseline': base,
+            'magnitude_mask': ctx.evaluated_entry(spec, variables, start)}
+  source = ctx.source_for(seed, jp.batch_size)
+  setup = jackpot_lib.create_search_state(
+      variables, prune_counts=counts, initial_masks=start,
+      learning_rate=jp.learning_rate, weight_decay=jp.weight_decay,
+      epochs=jp.epochs, steps_per_epoch=source.steps_per_epoch,
+      classifier=spec.classifier, pruned_value=jp.pruned_value,
+      rate_fn=(jackpot_lib.decaying_rate(jp.epochs) if jp.rate == 'decay'
+               else None), tie_rule=jp.tie_rule)
+  start_leaves = jax.tree.leaves(start)
+
+  def mask_changes(epoch, state):
+    del epoch
+    now = jax.tree.leaves(jax.device_get(jackpot_lib.searched_masks(state)))
+    return {'mask_changed_vs_magnitude': sum(
+        int(np.sum(np.asarray(a) != np.asarray(b)))
+        for a, b in zip(now, start_leaves))}
+
+  run = ctx.run_stage(
+      'search', spec, setup.state, setup.tx, seed=seed, epochs=jp.epochs,
+      model_params=setup.model_params,
+      lr_fn=setup.learning_rate_fn,
+      after_epoch=mask_changes, source=source,
+      params_of=lambda s: s.frozen['params'])
+  final_masks = jax.tree.map(np.asarray,
+                             jackpot_lib.searched_masks(run.state))
+  stages['search'] = dict(run.entry, **_masked_counts(ctx, spec, final_masks))
+  frozen_ok = all(np.array_equal(a, b) for a, b in zip(
+      jax.tree.leaves(run.state.frozen['params']),
+      jax.tree.leaves(variables['params'])))
+  mask_file = ctx.save_masks(MASKS_FILE, final_masks)
+  if jp.tune_epochs:
+    stages['tune'] = ctx.train(
+        'tune', spec, variables, seed=seed, epochs=jp.tune_epochs,
+        learning_rate=jp.tune_learning_rate, schedule='cosine',
+        weight_decay=jp.tune_weight_decay, masks=final_masks,
+        source=source).entry
+  layers = _layer_report(counts, final_masks, start)
+  pruned = sum(v['pruned'] for v in layers.values())
+  total = sum(v['size'] for v in layers.values())
+  details = {'sparsity_target': jp.sparsity, 'overall_sparsity': pruned / total,
+             'per_layer': layers, 'frozen_weights_unchanged': frozen_ok,
+             'masks_file': os.path.basename(mask_file),
+             'masks_changed_vs_magnitude': sum(
+                 v['changed_vs_magnitude'] for v in layers.values())}
+  if jp.overlap:
+    details['mask_overlap'] = _overlap(config, ctx, mask_file)['details'][
+        'overall']
+  summary = {
+      'model': spec.name, 'dataset': config.data.name, 'row': config.row,
+      'sparsity': details['overall_sparsity'],
+      'dense_best_accuracy': base['best_test_accuracy'],
+      'magnitude_mask_accuracy': stages['magnitude_mask']['best_test_accuracy'],
+      'jackpot_best_accuracy': stages['search']['best_test_accuracy'],
+      'jackpot_last_accuracy': stages['search']['last_test_accuracy'],
+      'tuned_best_accuracy': stages.get('tune', {}).get('best_test_accuracy'),
+      'weights_updated': not frozen_ok,
+      'masks_changed_vs_magnitude': details['masks_changed_vs_magnitude'],
+      'overlap_with_jackpot': details.get('mask_overlap', {})}
+  return ctx.finish(summary, results_lib.aggregate([stages]), details)
+
+
+def _masked_counts(ctx, spec, masks) -> dict[str, int]:
+  counts = ctx.count(spec, masks)
+  return {'params': counts.params, 'flops': counts.flops}
+
+
+def _overlap(config, ctx, mask_file: str) -> dict[str, Any]:
+  """The ``mask_overlap`` study against this run's searched mask."""
+  sub = config.copy_and_resolve_references()
+  sub.mask_overlap.reference = mask_file
+  if not sub.model.pretrained:
+    sub.model.pretrained = ctx.stage_dir('baseline')
+  return registry.get_study('mask_overlap')(
+      sub, os.path.join(ctx.workdir, 'mask_overlap'))
+
+
+registry.register_study('jackpot', jackpot)

@@ -1,0 +1,186 @@
+"""The ``rethinking`` study (Liu et al. 2019, rethinking.md §2): per seed,
+train the large model -> prune -> fine-tune / Scratch-E / Scratch-B.
+
+1. ``baseline``: the large model (``config.optim``; with
+   ``config.prune.sparsity_lambda > 0`` trained with the Network Slimming
+   term ``lambda * sign(gamma)``), or ``config.model.pretrained``;
+2. ``pruned``: the registered criterion ``config.prune.method`` at the target
+   of ``config.prune`` (a ratio, or per-layer ratios / stage ratios / skip
+   lists resolved to per-unit counts, :func:`jaxprune.pruning.channel_counts`),
+   evaluated without training. A channel criterion's keep becomes a compact
+   model (surgery); an unstructured one's masks stay fixed in every later
+   stage (masked training), and FLOPs count non-zero weights;
+3. ``finetune``: the inherited weights, ``config.finetune`` (40 epochs at LR
+   0.001, constant, on CIFAR);
+4. ``scratch_e``: the pruned architecture from a fresh init (the
+   density-scaled He init for sparse models) for ``config.optim.epochs``;
+5. ``scratch_b``: the same for the FLOPs budget of the large model
+   (:func:`jaxprune.pruning.scratch_b_schedule`, rule ``config.scratch.b_rule``;
+   ``config.scratch.b_max_epochs`` caps it for small-budget runs).
+
+Every stage runs in its own directory (``[seed{i}/]<stage>/``) and resumes.
+Each stage of each seed has its own init key. ``config.stages`` picks the
+stages after pruning. Results: per stage, best and last accuracy over seeds
+(mean and sample std), params and FLOPs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jaxprune import masks as masks_lib
+from jaxprune import pruning
+from jaxprune import results as results_lib
+from jaxprune.studies import context
+from jaxprune.studies import registry
+
+STAGES = ('finetune', 'scratch_e', 'scratch_b')
+SCRATCH_B_RULES = ('cifar', 'imagenet')
+
+
+def _has_layer_spec(prune) -> bool:
+  return (bool(context.native(prune.layer_ratios, 'prune.layer_ratios'))
+          or bool(prune.stage_ratios) or bool(prune.skip))
+
+
+def check_config(config) -> None:
+  """Bad pruning inputs fail before any data is loaded."""
+  prune = config.prune
+  criterion = pruning.get_criterion(prune.method)
+  pruning.check_ratio(prune.ratio, 'config.prune.ratio')
+  if prune.sparsity_lambda < 0:
+    raise ValueError('config.prune.sparsity_lambda must be >= 0')
+  if criterion.kind == 'channel':
+    from jaxprune import models  # pylint: disable=g-import-not-at-top
+    models.get_spec(config.model.name).require_channel_units(
+        f'the channel criterion {prune.method!r}')
+  elif _has_layer_spec(prune):
+    raise ValueError(f'{prune.method!r} is an unstructured criterion: '
+                     'config.prune.layer_ratios, stage_ratios and skip name '
+                     'channel units; use config.prune.ratio')
+  unknown = [s for s in config.stages if s not in STAGES]
+  if unknown:
+    raise ValueError(f'unknown stage(s) {unknown} in config.stages; known: '
+                     f'{STAGES}')
+  if config.scratch.b_rule not in SCRATCH_B_RULES:
+    raise ValueError(f'config.scratch.b_rule must be one of '
+                     f'{SCRATCH_B_RULES}, got {config.scratch.b_rule!r}')
+  if config.finetune.epochs <= 0 and 'finetune' in config.stages:
+    raise ValueError('config.finetune.epochs must be positive')
+
+
+def resolve_target(ctx, params) -> pruning.Target:
+  """The criterion target of ``config.prune`` for ``params``."""
+  prune = ctx.config.prune
+  if (pruning.get_criterion(prune.method).kind == 'channel'
+      and _has_layer_spec(prune)):
+    return pruning.channel_counts(
+        ctx.spec, params, ratio=prune.ratio,
+        layer_ratios=context.native(prune.layer_ratios, 'prune.layer_ratios'),
+        stage_ratios=tuple(prune.stage_ratios), skip=tuple(prune.skip))
+  return prune.ratio
+
+
+def check_model(ctx) -> None:
+  """The target resolves on the model's (abstract) params."""
+  params = ctx.abstract_variables()['params']
+  target = resolve_target(ctx, params)
+  if pruning.get_criterion(ctx.config.prune.method).kind == 'channel':
+    pruning.unit_counts(ctx.spec, params, target)
+  else:
+    pruning.scored_kernels(params, target)
+
+
+def _prune(ctx, variables, seed: int):
+  """-> (pruned spec, pruned variables, masks or None, details)."""
+  criterion = pruning.get_criterion(ctx.config.prune.method)
+  target = resolve_target(ctx, variables['params'])
+  result = ctx.prune(criterion, ctx.spec, variables, target, seed)
+  details: dict[str, Any] = {'criterion_info': dict(result.info)}
+  if result.keep is not None:
+    widths, params, stats = pruning.compact(
+        ctx.spec, variables['params'], variables['batch_stats'], result.keep)
+    details.update(widths=widths, keep_counts=pruning.keep_counts(result.keep))
+    return (ctx.spec.with_widths(widths),
+            {'params': params, 'batch_stats': stats}, None, details)
+  masks = result.masks
+  details.update(widths=ctx.spec.widths,
+                 conv_density=masks_lib.density(masks))
+  return (ctx.spec, {'params': masks_lib.apply_masks(variables['params'],
+                                                     masks),
+                     'batch_stats': variables['batch_stats']}, masks, details)
+
+
+def run_seed(ctx, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+  """One seed's stages -> (``{stage: entry}``, details)."""
+  c = ctx.config
+  seed = c.seed + index
+  pre = ((pruning.bn_l1_subgradient(c.prune.sparsity_lambda),)
+         if c.prune.sparsity_lambda else ())
+  variables, base = ctx.large_model(seed, index, pre)
+  stages = {'baseline': base}
+  small, pruned, masks, details = _prune(ctx, variables, seed)
+  stages['pruned'] = ctx.evaluated_entry(small, pruned, masks)
+  flops_ratio = base['flops'] / stages['pruned']['flops']
+  budget, budget_milestones = pruning.scratch_b_schedule(
+      base['flops'], stages['pruned']['flops'], c.scratch.b_rule,
+      base_epochs=c.optim.epochs)
+  details.update(seed=seed, flops_ratio=flops_ratio, scratch_b_epochs=budget)
+  cap = c.scratch.b_max_epochs
+  if cap and budget > cap:  # a small-budget run: rescale the steps too
+    budget_milestones = [m * cap // budget for m in budget_milestones]
+    budget = cap
+  details['scratch_b_epochs_run'] = budget
+  common = dict(seed=seed, seed_index=index, masks=masks)
+  if 'finetune' in c.stages:
+    stages['finetune'] = ctx.train(
+        'finetune', small, pruned, epochs=c.finetune.epochs,
+        learning_rate=c.finetune.learning_rate,
+        schedule=c.finetune.schedule, **common).entry
+  for stage, epochs, milestones in (('scratch_e', c.optim.epochs, None),
+                                    ('scratch_b', budget, budget_milestones)):
+    if stage not in c.stages:
+      continue
+    fresh = ctx.init(small, seed, stage)
+    if masks is not None:
+      fresh['params'] = pruning.sparse_he_reinit(
+          fresh['params'], masks, context.stage_key(seed, stage + '/sparse'))
+    stages[stage] = ctx.train(stage, small, fresh, epochs=epochs,
+                              learning_rate=c.optim.learning_rate,
+                              milestones=milestones, **common).entry
+  return stages, details
+
+
+def _stage_line(entry) -> str:
+  """``best 93.10 ± 0.20, last ...; N params, M FLOPs`` of one stage."""
+  def pct(key):
+    text = '%.2f' % (100 * entry[key])
+    if entry['seeds'] > 1:
+      text += ' ± %.2f' % (100 * entry[key + '_std'])
+    return text
+  return 'best %s, last %s; %s params, %s FLOPs' % (
+      pct('best_test_accuracy'), pct('last_test_accuracy'),
+      format(entry['params'], ','), format(entry['flops'], ','))
+
+
+def rethinking(config, workdir: str) -> dict[str, Any]:
+  """Runs the study; writes and returns results.json."""
+  ctx = context.RunContext.create(config, workdir, 'rethinking',
+                                  check_config=check_config,
+                                  check_model=check_model)
+  per_seed = [run_seed(ctx, i) for i in range(config.seeds)]
+  stages = results_lib.aggregate([s for s, _ in per_seed])
+  first = per_seed[0][1]
+  summary = {
+      'model': ctx.spec.name, 'dataset': config.data.name,
+      'method': config.prune.method, 'ratio': config.prune.ratio,
+      'row': config.row, 'seeds': config.seeds,
+      'scratch_b_epochs': first['scratch_b_epochs'],
+      **{stage: _stage_line(e) for stage, e in stages.items()}}
+  details = {'method': config.prune.method,
+             'kind': pruning.get_criterion(config.prune.method).kind,
+             'pruned': first, 'seeds': [d for _, d in per_seed]}
+  return ctx.finish(summary, stages, details)
+
+
+registry.register_study('rethinking', rethinking)

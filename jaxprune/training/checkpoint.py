@@ -1,0 +1,221 @@
+"""Orbax checkpoints of a stage, and the workdir's run manifest.
+
+A stage checkpoint holds the whole :class:`jaxprune.training.step.TrainState`
+(params or scores, frozen trees, BN statistics, optimizer state with any
+masks, step) and a JSON ``meta`` item: the stage's config, the width config,
+the epoch and the metrics history. A stage resumes from its latest
+checkpoint.
+
+A run's workdir holds ``run.json``, its manifest: the study and the full
+config. :func:`check_run` refuses, before anything is compiled or written, a
+workdir that holds a run with another config (listing the differing fields),
+a workdir path that is a regular file, and a workdir it cannot write to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxprune import tree as tree_lib
+
+CHECKPOINT_DIR = 'checkpoints'
+MANIFEST = 'run.json'
+
+
+class WorkdirConflictError(ValueError):
+  """The workdir holds a run with a different config."""
+
+
+def _canonical(obj) -> Any:
+  return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _dotted(obj, prefix: str = '') -> dict[str, Any]:
+  """``{'optim': {'epochs': 3}}`` -> ``{'optim.epochs': 3}``."""
+  if not isinstance(obj, dict) or not obj:
+    return {prefix: obj}
+  out = {}
+  for k, v in obj.items():
+    out.update(_dotted(v, f'{prefix}.{k}' if prefix else str(k)))
+  return out
+
+
+def config_differences(stored: dict, current: dict) -> list[str]:
+  """``'optim.learning_rate: 0.05 -> 0.2'`` for every differing field."""
+  a, b = _dotted(_canonical(stored)), _dotted(_canonical(current))
+  return [f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in sorted(set(a) | set(b))
+          if a.get(k) != b.get(k)]
+
+
+def _refuse(workdir: str, stored: dict, current: dict) -> None:
+  diffs = config_differences(stored, current)
+  if diffs:
+    raise WorkdirConflictError(
+        f'workdir {workdir} holds a run with a different config '
+        f'({", ".join(diffs[:6])}{", ..." if len(diffs) > 6 else ""}). Use '
+        'another --workdir, or the same config to resume.')
+
+
+def check_run(workdir: str, study: str, config_dict: dict) -> None:
+  """Refuses a workdir that cannot hold this run (module docstring).
+
+  Reads only; creates nothing.
+  """
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ValueError(f'workdir {workdir} exists and is not a directory')
+  path = os.path.join(workdir, MANIFEST)
+  if os.path.exists(path):
+    try:
+      with open(path) as f:
+        stored = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+      raise ValueError(f'run manifest {path} is unreadable: {e}') from e
+    _refuse(workdir, {'study': stored.get('study'), **stored.get('config', {})},
+            {'study': study, **config_dict})
+  parent = workdir
+  while not os.path.exists(parent):
+    parent = os.path.dirname(os.path.abspath(parent))
+  if not os.access(parent, os.W_OK):
+    raise ValueError(f'workdir {workdir} is not writable')
+
+
+def write_run(workdir: str, study: str, config_dict: dict) -> None:
+  """Writes the manifest (after :func:`check_run` passed)."""
+  write_json(os.path.join(workdir, MANIFEST),
+             {'study': study, 'config': config_dict})
+
+
+def write_json(path: str, obj) -> None:
+  """Writes ``obj`` as JSON atomically (temp file + rename)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=2, sort_keys=True, default=str)
+  os.replace(tmp, path)
+
+
+def manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
+  directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+  return ocp.CheckpointManager(
+      directory, item_names=('state', 'meta'),
+      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                           create=True))
+
+
+def latest_meta(workdir: str) -> dict | None:
+  """The JSON metadata of the newest checkpoint in ``workdir``, or None.
+
+  Reads files only; creates nothing.
+  """
+  directory = os.path.join(workdir, CHECKPOINT_DIR)
+  if not os.path.isdir(directory):
+    return None
+  steps = sorted((int(d) for d in os.listdir(directory) if d.isdigit()),
+                 reverse=True)
+  for step in steps:
+    path = os.path.join(directory, str(step), 'meta', 'metadata')
+    if os.path.exists(path):
+      try:
+        with open(path) as f:
+          return json.load(f)
+      except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f'checkpoint metadata {path} is corrupt: {e}') from e
+  return None
+
+
+def check_stage(stage_dir: str, config_dict: dict) -> dict | None:
+  """Refuses a stage directory whose checkpoints hold another stage config.
+
+  Returns the stored metadata (None for a fresh stage).
+  """
+  meta = latest_meta(stage_dir)
+  if meta is None:
+    return None
+  _refuse(stage_dir, meta.get('config') or {}, config_dict)
+  return meta
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
+  """Saves host copies of ``state`` (replicated, so any copy is the state)."""
+  mngr.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(jax.device_get(state)),
+      meta=ocp.args.JsonSave(_canonical(meta))))
+  mngr.wait_until_finished()
+
+
+def restore_latest(mngr: ocp.CheckpointManager, target_state):
+  """Restores (state, meta) of the latest step into ``target_state``'s tree.
+
+  Returns None when there is no checkpoint. Raises ValueError naming the
+  checkpoint when it cannot be read or does not fit the target (another
+  architecture, a corrupt file).
+  """
+  step = mngr.latest_step()
+  if step is None:
+    return None
+  target = jax.tree.map(
+      lambda x: np.zeros(np.shape(x), np.asarray(x).dtype)
+      if hasattr(x, 'shape') else x, jax.device_get(target_state))
+  try:
+    restored = mngr.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
+  except Exception as e:  # orbax raises many types for unreadable files
+    raise ValueError(f'cannot restore checkpoint {mngr.directory}/{step}: '
+                     f'{type(e).__name__}: {e}') from e
+  return restored['state'], restored['meta']
+
+
+def restore_variables(stage_dir: str, template: dict[str, Any]):
+  """``(variables, meta)`` of the newest checkpoint of a stage directory.
+
+  Only the model variables are read (``{'params', 'batch_stats'}``; params
+  are the state's ``trainable``), so the run that wrote the checkpoint may
+  have used any optimizer. Nothing is created or written.
+
+  Args:
+    stage_dir: a stage directory (holding ``checkpoints/``).
+    template: ``{'params': ..., 'batch_stats': ...}`` of the model the
+      variables must fit (arrays or ``ShapeDtypeStruct`` leaves).
+
+  Raises:
+    ValueError: no checkpoint in ``stage_dir``, an unreadable one, or one
+      whose variables do not fit ``template`` (another architecture); the
+      message names the directory and the mismatching leaves.
+  """
+  directory = os.path.abspath(os.path.join(stage_dir, CHECKPOINT_DIR))
+  steps = sorted(int(d) for d in os.listdir(directory) if d.isdigit()) if (
+      os.path.isdir(directory)) else []
+  if not steps:
+    raise ValueError(f'{stage_dir} holds no jaxprune checkpoint '
+                     f'(expected {directory}/<step>/)')
+  path = os.path.join(directory, str(steps[-1]))
+  try:
+    with ocp.CheckpointManager(
+        directory, item_names=('state', 'meta'),
+        options=ocp.CheckpointManagerOptions(create=False,
+                                             read_only=True)) as mngr:
+      restored = mngr.restore(steps[-1], args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+  except Exception as e:  # orbax raises many types for unreadable files
+    raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: '
+                     f'{e}') from e
+  state = restored['state']
+  out = {}
+  for name, field in (('params', 'trainable'), ('batch_stats', 'batch_stats')):
+    tree = state.get(field) if isinstance(state, dict) else None
+    if tree is None:
+      raise ValueError(f'checkpoint {path} has no {field}')
+    bad = tree_lib.shape_mismatches(tree, template[name])
+    if bad:
+      raise ValueError(
+          f'checkpoint {path} does not fit this model (another '
+          f'architecture?): {name} {"; ".join(bad[:3])} ({len(bad)} '
+          'mismatching leaves)')
+    out[name] = jax.tree.map(np.asarray, tree)
+  return out, restored['meta']

@@ -1,0 +1,161 @@
+"""The one pmap-ed train step and eval step of jaxprune.
+
+One step body serves baseline training, masked training (fine-tuning and
+Scratch-E/B of sparse models) and the Lottery-Jackpot score search. What
+differs is what the optimizer trains and how it becomes the model's params:
+
+* dense and masked training: ``trainable`` is the params pytree and the
+  model sees it as is (:func:`dense_params`); masked training keeps its masks
+  in the optimizer state (:func:`jaxprune.training.optim.masked_training`);
+* score search: ``trainable`` is the score tree, ``frozen`` holds the
+  pre-trained params, and ``model_params`` applies the straight-through
+  estimator with the masks held in the ``short_restriction`` state
+  (:mod:`jaxprune.jackpot.search`).
+
+The step body is written per device with explicit collectives over
+``AXIS_NAME`` (gradients, BN statistics and metrics are averaged with
+``lax.pmean``), so it runs unchanged under ``jax.pmap`` or ``jax.shard_map``.
+The state is passed unreplicated (``in_axes=None``/``out_axes=None``); every
+value it returns is computed from reduced quantities, so it is identical on
+every device.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+AXIS_NAME = 'batch'
+
+ModelParams = Callable[[Any, Any, Any], Any]
+"""``(trainable, frozen, opt_state) -> params`` the model is applied with."""
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a run carries from step to step (a pytree).
+
+  Attributes:
+    step: int32 scalar, optimizer steps taken.
+    trainable: the pytree that receives optax updates.
+    frozen: pytrees used but never updated (masks, pre-trained params).
+    batch_stats: BatchNorm running statistics.
+    opt_state: optax state of ``trainable``.
+  """
+  step: jax.Array
+  trainable: Any
+  frozen: Any
+  batch_stats: Any
+  opt_state: Any
+
+
+def dense_params(trainable, frozen, opt_state):
+  """The trainable tree is the params (dense and masked training)."""
+  del frozen, opt_state
+  return trainable
+
+
+def create_train_state(trainable, batch_stats, tx: optax.GradientTransformation,
+                       frozen=None) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), trainable=trainable,
+                    frozen={} if frozen is None else frozen,
+                    batch_stats=batch_stats, opt_state=tx.init(trainable))
+
+
+def cross_entropy(logits, labels, weights=None):
+  """Mean softmax cross-entropy; ``weights`` (0/1) drop padded examples."""
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  if weights is None:
+    return losses.mean()
+  return (losses * weights).sum() / jnp.maximum(weights.sum(), 1.0)
+
+
+def train_step_body(state: TrainState, data, inputs, context, *, model,
+                    tx: optax.GradientTransformation,
+                    model_params: ModelParams, prepare_batch: Callable,
+                    axis_name: str | None = AXIS_NAME):
+  """One optimizer step on one device's share of the batch.
+
+  Args:
+    state: the (replicated) :class:`TrainState`.
+    data: replicated data the batch is built from (the whole small dataset
+      on device), or ``{}`` for streamed batches.
+    inputs: this device's share: example ids for on-device datasets, or the
+      ready batch for streamed ones. Equal sizes on every device.
+    context: replicated dict with 'epoch' (int32) and 'rng' (PRNG key).
+    model: Linen model whose apply takes ``train=True``.
+    prepare_batch: ``(data, inputs, context, train) -> {'image', 'label'}``
+      (gather, augment and normalise on device).
+    tx: optax transformation of ``state.trainable``.
+    model_params: how the trainable/frozen trees become the model's params
+      (:func:`dense_params`, or the score search's STE).
+    axis_name: the data-parallel axis (None when not mapped).
+
+  Returns:
+    (new_state, metrics) with metrics averaged over devices.
+  """
+  batch = prepare_batch(data, inputs, context, True)
+  rng = jax.random.fold_in(context['rng'], state.step)
+  if axis_name is not None:
+    rng = jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
+
+  def loss_fn(trainable):
+    params = model_params(trainable, state.frozen, state.opt_state)
+    logits, new_vars = model.apply(
+        {'params': params, 'batch_stats': state.batch_stats}, batch['image'],
+        train=True, mutable=['batch_stats'], rngs={'dropout': rng})
+    loss = cross_entropy(logits, batch['label'])
+    return loss, (logits, new_vars['batch_stats'])
+
+  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.trainable)
+  accuracy = jnp.mean(jnp.argmax(logits, -1) == batch['label'])
+  metrics = {'loss': loss, 'accuracy': accuracy}
+  if axis_name is not None:
+    grads, batch_stats, metrics = jax.lax.pmean(
+        (grads, batch_stats, metrics), axis_name)
+  updates, opt_state = tx.update(grads, state.opt_state, state.trainable)
+  trainable = optax.apply_updates(state.trainable, updates)
+  new_state = state.replace(step=state.step + 1, trainable=trainable,
+                            batch_stats=batch_stats, opt_state=opt_state)
+  return new_state, metrics
+
+
+def eval_step_body(state: TrainState, data, inputs, *, model,
+                   model_params: ModelParams, prepare_batch: Callable,
+                   axis_name: str | None = AXIS_NAME):
+  """Sums of loss, top-1/top-5 correct and examples (``batch['mask']`` = 1)."""
+  batch = prepare_batch(data, inputs, None, False)
+  params = model_params(state.trainable, state.frozen, state.opt_state)
+  logits = model.apply({'params': params, 'batch_stats': state.batch_stats},
+                       batch['image'], train=False)
+  weights = batch['mask']
+  losses = optax.softmax_cross_entropy_with_integer_labels(logits,
+                                                           batch['label'])
+  top1 = jnp.argmax(logits, -1) == batch['label']
+  top5 = jnp.any(jax.lax.top_k(logits, min(5, logits.shape[-1]))[1]
+                 == batch['label'][:, None], axis=-1)
+  sums = {'loss': jnp.sum(losses * weights), 'correct': jnp.sum(top1 * weights),
+          'correct_top5': jnp.sum(top5 * weights), 'count': jnp.sum(weights)}
+  if axis_name is not None:
+    sums = jax.lax.psum(sums, axis_name)
+  return sums
+
+
+def pmap_train_step(**static) -> Callable:
+  """``jax.pmap`` of :func:`train_step_body`; only ``inputs`` is split."""
+  fn = functools.partial(train_step_body, **static)
+  return jax.pmap(fn, axis_name=AXIS_NAME, in_axes=(None, None, 0, None),
+                  out_axes=(None, None))
+
+
+def pmap_eval_step(**static) -> Callable:
+  """``jax.pmap`` of :func:`eval_step_body`; only ``inputs`` is split."""
+  fn = functools.partial(eval_step_body, **static)
+  return jax.pmap(fn, axis_name=AXIS_NAME, in_axes=(None, None, 0),
+                  out_axes=None)

@@ -1,0 +1,68 @@
+"""Streaming (tf.data) pipelines on ImageNet-style folders."""
+
+import re
+
+import numpy as np
+import pytest
+
+from jaxprune import data
+from tests.data.common import make_folder, raises_naming
+
+
+def test_streaming_pipeline_on_a_tiny_folder(tmp_path):
+  root = make_folder(tmp_path / 'stream', counts={'train': 5, 'test': 3}, size=(40, 48), fmt='JPEG')
+  kwargs = dict(global_batch=4, num_devices=2, seed=0, image_size=32, resize_size=36)
+  stream = data.make_folder_iterators(root, **kwargs)
+  assert stream.num_train == 15 and stream.num_eval == 9 and stream.num_classes == 3
+  assert stream.steps_per_epoch == 3 and stream.eval_steps == 3
+  assert stream.mean == data.IMAGENET_MEAN
+  train = stream.train_iterator()
+  batches = [next(train) for _ in range(5)]  # repeats past one epoch
+  for batch in batches:
+    assert batch['image'].shape == (2, 2, 32, 32, 3) and batch['image'].dtype == np.float32
+    assert batch['label'].shape == (2, 2) and batch['label'].dtype == np.int32
+    np.testing.assert_array_equal(batch['mask'], np.ones((2, 2), np.float32))
+    assert np.all(np.isfinite(batch['image']))
+  # Reproducible for a seed.
+  again = data.make_folder_iterators(root, **kwargs).train_iterator()
+  for batch in batches:
+    b2 = next(again)
+    np.testing.assert_array_equal(batch['image'], b2['image'])
+    np.testing.assert_array_equal(batch['label'], b2['label'])
+
+  evals = list(stream.eval_iterator())
+  assert len(evals) == 3
+  masks = np.stack([b['mask'] for b in evals])
+  assert masks.shape == (3, 2, 2) and masks.sum() == 9
+  np.testing.assert_array_equal(masks[-1].reshape(-1), [1, 0, 0, 0])
+  assert np.all(evals[-1]['image'].reshape(4, -1)[1:] == 0)
+  # Eval images are nearly constant per image (JPEG of a flat colour plus a marker pixel):
+  # the centre crop removes the marker and normalisation is (v / 255 - mean) / std.
+  labels = np.concatenate([b['label'].reshape(-1) for b in evals])[:9]
+  images = np.concatenate([b['image'].reshape(4, 32, 32, 3) for b in evals])[:9]
+  pixel = images * np.array(data.IMAGENET_STD) + np.array(data.IMAGENET_MEAN)
+  assert np.all(np.abs(pixel[:, 16, 16, 0] * 255 - (40 * labels + 10)) <= 3 * 2 + 4)
+  assert sorted(np.bincount(labels).tolist()) == [3, 3, 3]
+
+
+def test_streaming_pipeline_reads_png(tmp_path):
+  root = make_folder(tmp_path / 'pngs', counts={'train': 2, 'test': 1}, size=(40, 48))
+  stream = data.make_folder_iterators(root, global_batch=2, num_devices=1, seed=1, image_size=24,
+                                      resize_size=28, mean=(0.5,) * 3, std=(0.5,) * 3)
+  batch = next(stream.train_iterator())
+  assert batch['image'].shape == (1, 2, 24, 24, 3) and np.all(np.abs(batch['image']) <= 1.0 + 1e-5)
+  evals = list(stream.eval_iterator())
+  assert [b['mask'].sum() for b in evals] == [2, 1]
+
+
+def test_streaming_rejects_bad_layout(tmp_path):
+  with pytest.raises(ValueError, match='multiple of num_devices'):
+    data.make_folder_iterators(make_folder(tmp_path / 'f', size=(40, 48)), global_batch=3, num_devices=2,
+                               image_size=32, resize_size=36)
+  with raises_naming(tmp_path / 'missing', FileNotFoundError):
+    data.make_folder_iterators(tmp_path / 'missing', global_batch=4, num_devices=2)
+
+
+def test_imagenet_missing_is_a_clear_error(tmp_path):
+  with pytest.raises(FileNotFoundError, match=r"'imagenet2012'.*" + re.escape(str(tmp_path / 'manual'))):
+    data.make_imagenet_iterators(tmp_path / 'tfds', tmp_path / 'manual', global_batch=8, num_devices=1)

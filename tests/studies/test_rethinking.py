@@ -1,0 +1,128 @@
+"""The Rethinking study end to end on the digits, with very few epochs."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jaxprune import models
+from jaxprune import pruning
+from jaxprune import studies
+from tests.studies.common import rethinking_config
+
+RETHINKING = studies.get_study('rethinking')
+
+
+@pytest.mark.parametrize('method,ratio,lam', [('l1_norm', 0.5, 0.0),
+                                              ('slimming', 0.5, 1e-4),
+                                              ('magnitude', 0.6, 0.0)])
+def test_end_to_end_and_resume(tmp_path, method, ratio, lam):
+  config = rethinking_config(**{'prune.method': method, 'prune.ratio': ratio,
+                                'prune.sparsity_lambda': lam})
+  results = RETHINKING(config, str(tmp_path))
+  stored = json.loads((tmp_path / 'results.json').read_text())
+  stages = stored['stages']
+  assert set(stages) == {'baseline', 'pruned', 'finetune', 'scratch_e',
+                         'scratch_b'}
+  assert stages['pruned']['flops'] < stages['baseline']['flops']
+  assert stages['pruned']['params'] < stages['baseline']['params']
+  details = stored['details']['pruned']
+  assert stages['scratch_e']['epochs'] == 2
+  assert stages['scratch_b']['epochs'] == min(details['scratch_b_epochs'], 3)
+  assert details['scratch_b_epochs'] == int(2 * details['flops_ratio'])
+  for s in ('baseline', 'finetune', 'scratch_e', 'scratch_b'):
+    assert 0.0 <= stages[s]['last_test_accuracy'] <= 1.0
+    assert stages[s]['best_test_accuracy'] >= stages[s]['last_test_accuracy']
+    assert os.path.isdir(tmp_path / s / 'checkpoints')
+  if method == 'l1_norm':
+    assert details['widths'] == [16, 16, 'M', 32, 32]
+  elif method == 'slimming':
+    # 192 channels, strict '>' of the global threshold: int(192 * .5) + 1 go.
+    assert sum(details['keep_counts'].values()) == 95
+  else:
+    assert details['conv_density'] == pytest.approx(0.4, abs=0.01)
+    # Sparse stages keep their zeros: FLOPs count the non-zero weights.
+    assert stages['finetune']['flops'] == stages['pruned']['flops']
+  assert 'finetune' in results['summary']
+  again = RETHINKING(config, str(tmp_path))  # every stage resumes
+  strip = lambda d: {k: v for k, v in d.items() if k not in ('wall_time_s',
+                                                             'runs')}
+  for s in stages:
+    assert strip(again['stages'][s]) == strip(stages[s])
+
+
+def test_seeds_are_aggregated_with_the_sample_std(tmp_path):
+  config = rethinking_config(**{'seeds': 2, 'stages': ('scratch_e',),
+                                'optim.epochs': 1})
+  results = RETHINKING(config, str(tmp_path))
+  e = results['stages']['scratch_e']
+  accs = [r['best_test_accuracy'] for r in e['runs']]
+  assert e['seeds'] == 2
+  assert e['best_test_accuracy_std'] == pytest.approx(np.std(accs, ddof=1))
+  losses = [json.loads((tmp_path / f'seed{i}' / 'scratch_e' / 'metrics.jsonl'
+                        ).read_text().splitlines()[0])['train_loss']
+            for i in range(2)]
+  assert losses[0] != losses[1]  # two independent runs
+  assert 'ddof=1' in results['std']
+
+
+def test_large_model_from_another_run(tmp_path):
+  first = rethinking_config(**{'prune.method': 'slimming',
+                               'prune.sparsity_lambda': 1e-4,
+                               'stages': ('finetune',)})
+  ran = RETHINKING(first, str(tmp_path / 'a'))  # slimming: extra opt state
+  reuse = rethinking_config(**{'stages': ('finetune',),
+                               'model.pretrained': str(tmp_path / 'a')})
+  out = RETHINKING(reuse, str(tmp_path / 'b'))
+  assert out['stages']['baseline']['last_test_accuracy'] == \
+      ran['stages']['baseline']['last_test_accuracy']
+  assert not (tmp_path / 'b' / 'baseline').exists()
+  missing = rethinking_config(**{'model.pretrained': str(tmp_path / 'none')})
+  with pytest.raises(ValueError, match='holds no jaxprune checkpoint'):
+    RETHINKING(missing, str(tmp_path / 'c'))
+  assert not (tmp_path / 'none').exists()
+  other = rethinking_config(**{
+      'model.widths': [8, 8, 'M', 16, 16],
+      'model.pretrained': str(tmp_path / 'a' / 'baseline')})
+  with pytest.raises(ValueError, match='does not fit this model'):
+    RETHINKING(other, str(tmp_path / 'd'))
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'prune.ratio': 1.2}, r'config.prune.ratio must be in \[0, 1\)'),
+    ({'prune.layer_ratios': {9: 0.5}}, 'layer 9'),
+    ({'prune.skip': (42,)}, 'layer 42'),
+    ({'prune.layer_ratios': {1: 0.5, 2: 2.0}}, r'in \[0, 1\)'),
+    ({'stages': ('finetune', 'scratch_x')}, 'unknown stage'),
+    ({'prune.method': 'lasso'}, "unknown criterion 'lasso'"),
+    ({'prune.method': 'magnitude', 'prune.skip': (1,)}, 'unstructured'),
+    ({'scratch.b_rule': 'mnist'}, 'b_rule'),
+])
+def test_bad_pruning_input_fails_before_training(tmp_path, overrides,
+                                                 message):
+  with pytest.raises(ValueError, match=message):
+    RETHINKING(rethinking_config(**overrides), str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_criterion_from_outside_the_package(tmp_path, monkeypatch):
+  monkeypatch.setattr(pruning.api, '_CRITERIA', pruning.api._CRITERIA.__class__(
+      'criterion', 'criteria'))
+  for name, crit in [('l1_norm', pruning.l1_filter.l1_norm)]:
+    pruning.register_criterion(name, crit, kind='channel')
+
+  def last_filters(variables, spec, target, *, batch=None, rng=None):
+    """Keeps the last channels of every conv unit (a deliberately odd rule)."""
+    counts = pruning.unit_counts(spec, variables['params'], target, ('conv',))
+    keep = pruning.all_kept(spec, variables['params'])
+    keep.update({n: keep[n][c:] for n, c in counts.items()})
+    return pruning.PruneResult(keep=keep)
+
+  pruning.register_criterion('last_filters', last_filters, kind='channel')
+  config = rethinking_config(**{'prune.method': 'last_filters',
+                                'stages': ('finetune',)})
+  results = RETHINKING(config, str(tmp_path))
+  assert results['details']['pruned']['widths'] == [16, 16, 'M', 32, 32]
+  assert results['summary']['method'] == 'last_filters'
+  assert models.get_spec('digits_cnn')  # untouched registry of models
