@@ -47,3 +47,15 @@ def magnitude_start(params, sparsity, classifier='classifier'):
   counts = pruning.global_prune_counts(params, sparsity, classifier)
   masks = magnitude_subtree(params, counts)
   return counts, masks, jackpot.init_scores(masks)
+
+
+def independent_test_accuracy(spec, variables, dataset):
+  """Test accuracy of ``variables`` computed apart from the library's eval
+  step: numpy normalisation, one jitted eval-mode forward, numpy argmax."""
+  images = (dataset.test_images.astype(np.float32) / 255.0
+            - np.asarray(dataset.mean, np.float32)) / np.asarray(
+                dataset.std, np.float32)
+  logits = jax.jit(lambda v, x: spec.module().apply(v, x, train=False))(
+      variables, jnp.asarray(images))
+  return float(np.mean(np.argmax(np.asarray(logits), -1) ==
+                       dataset.test_labels))

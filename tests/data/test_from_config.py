@@ -44,3 +44,26 @@ def test_make_source_from_config():
   source = data.make_source(cfg, ds, num_devices=2, seed=3)
   assert isinstance(source, data.ArraySource) and source.seed == 3
   assert source.steps_per_epoch == 45 and source.num_classes == 10
+
+
+def test_imagenet_options_reach_the_loader(monkeypatch):
+  # manual_dir used to be read from the config but could never be set.
+  from jaxprune.data import registry
+  seen = {}
+
+  class Reached(Exception):
+    pass
+
+  def loader(**kw):
+    seen.update(kw)
+    raise Reached()
+
+  fake = registry.Registry('dataset')
+  fake.register('imagenet2012', loader)
+  monkeypatch.setattr(registry, '_LOADERS', fake)
+  cfg = _data(name='imagenet2012', data_dir='/data/tfds',
+              manual_dir='/data/tars', batch_size=16)
+  with pytest.raises(Reached):
+    data.load_data(cfg, num_devices=2, seed=4)
+  assert seen == {'data_dir': '/data/tfds', 'manual_dir': '/data/tars',
+                  'global_batch': 16, 'num_devices': 2, 'seed': 4}

@@ -4,8 +4,11 @@ import json
 
 import pytest
 
+from jaxprune import data
+from jaxprune import models
 from jaxprune import studies
 from jaxprune.training import checkpoint
+from tests import helpers
 from tests.studies.common import baseline_config
 
 BASELINE = studies.get_study('baseline')
@@ -18,7 +21,15 @@ def test_digits_baseline_writes_results_and_tensorboard(tmp_path):
       json.dumps(results, default=str))
   entry = on_disk['stages']['baseline']
   assert entry['params'] == 65834 and entry['flops'] == 3007754
-  assert 0.0 <= entry['last_test_accuracy'] <= entry['best_test_accuracy']
+  spec = models.get_spec('digits_cnn').bind(10)
+  variables, meta = checkpoint.restore_variables(str(tmp_path / 'baseline'),
+                                                 spec.abstract_variables())
+  assert entry['last_test_accuracy'] == pytest.approx(
+      helpers.independent_test_accuracy(spec, variables,
+                                        data.load_dataset('digits')),
+      abs=1e-6)
+  assert entry['best_test_accuracy'] == max(h['test_accuracy']
+                                            for h in meta['history'])
   assert entry['epochs'] == 2 and entry['seeds'] == 1
   assert on_disk['device_count'] == 8 and on_disk['platform'] == 'cpu'
   assert on_disk['summary']['params'] == 65834

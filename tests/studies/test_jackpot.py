@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from jaxprune import models
 from jaxprune import studies
 from jaxprune.training import checkpoint
 from tests.studies.common import jackpot_config
@@ -32,7 +33,23 @@ def test_end_to_end_with_tuning_and_the_overlap_study(tmp_path):
   overlap = details['mask_overlap']
   assert set(overlap) == {'magnitude', 'random', 'l1_filter', 'snip', 'grasp',
                           'synflow'}
-  assert all(0.0 <= v <= 1.0 for v in overlap.values())
+  # The magnitude row, recomputed apart: the counts' smallest |w| of the
+  # dense model against the saved jackpot mask, over the pruned layers.
+  spec = models.get_spec('digits_cnn').bind(10)
+  dense, _ = checkpoint.restore_variables(str(tmp_path / 'baseline'),
+                                          spec.abstract_variables())
+  inter = kept = 0
+  for path, layer in details['per_layer'].items():
+    if not layer['pruned']:
+      continue
+    w = np.abs(dense['params'][path.split('/')[0]]['kernel']).ravel()
+    keep_mag = np.ones(w.size, bool)
+    keep_mag[np.argsort(w, kind='stable')[:layer['pruned']]] = False
+    keep_j = masks[path].ravel() != 0
+    inter += int(np.sum(keep_mag & keep_j))
+    kept += int(keep_j.sum())
+  assert overlap['magnitude'] == pytest.approx(inter / kept)
+  assert overlap['random'] < overlap['magnitude']
   assert (tmp_path / 'mask_overlap' / 'overlap_heatmap.png').stat().st_size
   assert results['summary']['overlap_with_jackpot'] == overlap
   other = jackpot_config(**{'jackpot.tune_epochs': 1,
