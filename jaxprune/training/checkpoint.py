@@ -196,12 +196,9 @@ def restore_variables(stage_dir: str, template: dict[str, Any]):
                      f'(expected {directory}/<step>/)')
   path = os.path.join(directory, str(steps[-1]))
   try:
-    with ocp.CheckpointManager(
-        directory, item_names=('state', 'meta'),
-        options=ocp.CheckpointManagerOptions(create=False,
-                                             read_only=True)) as mngr:
-      restored = mngr.restore(steps[-1], args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+    restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
+        path, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
+                                      meta=ocp.args.JsonRestore()))
   except Exception as e:  # orbax raises many types for unreadable files
     raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: '
                      f'{e}') from e
