@@ -9,6 +9,8 @@ lives in ``jaxprune`` where it can be tested and imported in a notebook.
 """
 
 import logging as pylogging
+import os
+import signal
 import sys
 
 from absl import app
@@ -19,6 +21,7 @@ from ml_collections import config_flags
 
 from jaxprune import reporting
 from jaxprune import studies
+from jaxprune.training import preemption
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and '
@@ -41,12 +44,45 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
   logging.info('JAX devices: %s', jax.local_devices())
-  config = FLAGS.config
   try:
-    results = studies.get_study(config.study)(config, FLAGS.workdir)
-  except (ValueError, FileNotFoundError) as e:  # bad input: message, no trace
-    sys.exit(f'error: {e}')
+    config = FLAGS.config  # a missing file is reported here, lazily
+    study = config.study
+  except Exception as e:  # pylint: disable=broad-except
+    sys.exit(_config_error(e))
+  try:
+    # Leaves the signals ignored: a finished study has nothing to save.
+    with preemption.watch_signals(on_exit=signal.SIG_IGN):
+      results = studies.get_study(study)(config, FLAGS.workdir)
+  except preemption.Preempted as e:
+    print(f'preempted: {e}', file=sys.stderr)
+    sys.exit(preemption.EXIT_PREEMPTED)
+  except (ValueError, OSError) as e:  # bad input, full disk: one line
+    sys.exit(f'error: {_one_line(e)}')
   print(reporting.summary_text(results))
+
+
+def _one_line(e: BaseException) -> str:
+  text = str(e) if not isinstance(e, OSError) or not e.strerror else (
+      f'{e.strerror}: {e.filename}' if e.filename else e.strerror)
+  return ' '.join(text.split())
+
+
+def _config_arg_text() -> str:
+  return next((a for a in sys.argv[1:] if a.startswith('--config=')),
+              '--config')
+
+
+def _config_error(e: BaseException) -> str:
+  """One line for a config file that cannot be loaded."""
+  arg = _config_arg_text()[len('--config='):]
+  path = arg.split(':', 1)[0]
+  if path and not os.path.isfile(path):
+    return f'error: config file {path} does not exist'
+  cause = e
+  while cause.__cause__ is not None:
+    cause = cause.__cause__
+  return (f'error: cannot load the config file {arg}: '
+          f'{type(cause).__name__}: {_one_line(cause)}')
 
 
 def parse_flags(argv):
@@ -63,7 +99,13 @@ def parse_flags(argv):
                'config file for the valid fields')
     sys.exit(f'error: {e}')
   except flags.Error as e:
-    sys.exit(f'error: {e}')
+    text = str(e)
+    if 'Traceback (most recent call last)' in text:  # get_config raised
+      last = [l for l in text.splitlines() if l.strip()][-1].strip()
+      sys.exit(f'error: {_config_arg_text()}: {last}')
+    sys.exit(f'error: {_one_line(e)}')
+  except Exception as e:  # pylint: disable=broad-except
+    sys.exit(_config_error(e))  # the config file raised while loading
 
 
 if __name__ == '__main__':

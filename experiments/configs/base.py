@@ -24,6 +24,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.seeds = 1  # rethinking: independent runs (seed, seed + 1, ...)
   config.num_devices = 0  # 0: every local device
   config.checkpoint_every_epochs = 1
+  # Also inside an epoch, every this many steps: 0 never, -1 auto (1000 for
+  # streamed data, whose epochs are long; never for array data).
+  config.checkpoint_every_steps = -1
+  config.keep_checkpoints = 2  # the newest N per stage, plus the best epoch
   config.tensorboard = True
   # Rethinking stages after pruning (any of these, in this order).
   config.stages = ('finetune', 'scratch_e', 'scratch_b')

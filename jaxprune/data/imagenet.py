@@ -71,11 +71,23 @@ class StreamingData:
   mean: tuple[float, ...]
   std: tuple[float, ...]
   name: str
+  train_builder: Any = None
 
-  def train_iterator(self) -> Iterator[Batch]:
-    """Numpy batches of the training stream."""
+  def train_iterator(self, skip_batches: int = 0) -> Iterator[Batch]:
+    """Numpy batches of the training stream, from batch ``skip_batches`` on.
+
+    The stream is a pure function of the seed: resuming at batch ``n`` gives
+    exactly the batches an uninterrupted stream gives from ``n`` on (the
+    records before it are skipped before decoding; the augmentation of an
+    example depends on its position in the stream).
+    """
     import tensorflow_datasets as tfds
-    return iter(tfds.as_numpy(self.train_dataset))
+    ds = self.train_dataset
+    if skip_batches:
+      if self.train_builder is None:
+        raise ValueError(f'{self.name}: this stream cannot resume mid-way')
+      ds = self.train_builder(skip_batches * self.global_batch)
+    return iter(tfds.as_numpy(ds))
 
   def eval_iterator(self) -> Iterator[Batch]:
     """A fresh single pass over the eval split as numpy batches."""
@@ -196,7 +208,8 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
                    image_size: int = 224, resize_size: int = 256,
                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                    shuffle_buffer: int = 16384, repeat: bool = True, prefetch: int = 2,
-                   dtype: str = 'float32', area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3)):
+                   dtype: str = 'float32', area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
+                   skip: int = 0):
   """Turn a tf.data.Dataset of (encoded image bytes, label) into device-sharded batches.
 
   Args:
@@ -215,6 +228,8 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
     repeat: train stream repeats forever (epochs = steps_per_epoch steps).
     prefetch: batches prefetched.
     dtype: image dtype ('float32' or 'bfloat16').
+    skip: train only: start this many examples into the (seeded, repeated)
+      stream, skipping the records before decoding them.
 
   Returns:
     tf.data.Dataset of {'image': (D, B/D, S, S, 3), 'label': int32 (D, B/D),
@@ -239,6 +254,8 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
     if repeat:
       ds = ds.repeat()
     ds = ds.enumerate()
+    if skip:
+      ds = ds.skip(skip)
 
     def train_map(position, example):
       image_bytes, label = example
@@ -264,8 +281,10 @@ def _make_streaming(train_src, eval_src, *, num_train, num_eval, class_names, na
                     seed, image_size, resize_size, mean, std, shuffle_buffer, repeat, dtype) -> StreamingData:
   common = dict(global_batch=global_batch, num_devices=num_devices, seed=seed, image_size=image_size,
                 resize_size=resize_size, mean=mean, std=std, dtype=dtype)
-  train_ds = build_pipeline(train_src, train=True, shuffle_buffer=max(1, min(shuffle_buffer, num_train)),
-                            repeat=repeat, **common)
+  train_builder = lambda skip=0: build_pipeline(  # noqa: E731
+      train_src, train=True, shuffle_buffer=max(1, min(shuffle_buffer, num_train)), repeat=repeat, skip=skip,
+      **common)
+  train_ds = train_builder()
   eval_ds = build_pipeline(eval_src, train=False, **common)
   plain_train_ds = build_pipeline(train_src, train=False, **common)
   return StreamingData(
@@ -273,7 +292,8 @@ def _make_streaming(train_src, eval_src, *, num_train, num_eval, class_names, na
       num_train=num_train, num_eval=num_eval,
       num_classes=len(class_names), class_names=tuple(class_names), image_shape=(image_size, image_size, 3),
       global_batch=global_batch, num_devices=num_devices, steps_per_epoch=num_train // global_batch,
-      eval_steps=math.ceil(num_eval / global_batch), mean=tuple(mean), std=tuple(std), name=name)
+      eval_steps=math.ceil(num_eval / global_batch), mean=tuple(mean), std=tuple(std), name=name,
+      train_builder=train_builder)
 
 
 # ----------------------------------------------------------------------------- sources

@@ -125,10 +125,12 @@ class ArraySource:
             'labels': jnp.asarray(ds.test_labels, jnp.int32)}
     return train, test
 
-  def train_inputs(self, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+  def train_inputs(self, epoch: int, start: int = 0
+                   ) -> Iterator[dict[str, np.ndarray]]:
+    """Batches of ``epoch`` from its ``start``-th on (a resumed epoch)."""
     for ids in epoch_batches(self.num_train, self.batch_size,
                              self.num_devices, self.seed, epoch,
-                             self.drop_last):
+                             self.drop_last)[start:]:
       yield {'ids': ids}
 
   def eval_inputs(self) -> Iterator[dict[str, np.ndarray]]:
@@ -166,11 +168,10 @@ class StreamingSource:
   """Adapts :class:`jaxprune.data.StreamingData` (tf.data) to the train loop.
 
   Batches arrive preprocessed and already shaped (devices, per_device, ...),
-  so ``prepare_batch`` only drops the fields the step does not use. An epoch
-  is ``steps_per_epoch`` batches of the repeating training stream. On resume
-  the stream restarts from its seed, so a resumed streaming run sees a
-  different (equally distributed) data order than an uninterrupted one; the
-  in-memory :class:`ArraySource` resumes exactly.
+  so ``prepare_batch`` only drops the fields the step does not use. Epoch
+  ``e`` is batches ``e * steps_per_epoch ...`` of the repeating training
+  stream; a resumed run (another epoch or a step inside one) restarts the
+  stream at exactly that batch, so it sees the data of an uninterrupted run.
   """
 
   def __init__(self, streaming):
@@ -178,6 +179,7 @@ class StreamingSource:
     self.num_devices = streaming.num_devices
     self.batch_size = streaming.global_batch
     self._train_iter = None
+    self._position = 0  # the stream's next batch
 
   input_shape = property(lambda self: tuple(self.streaming.image_shape))
   num_classes = property(lambda self: int(self.streaming.num_classes))
@@ -199,12 +201,16 @@ class StreamingSource:
                        f'batch size {batch_size} would need another stream')
     return self
 
-  def train_inputs(self, epoch: int):
-    del epoch
-    if self._train_iter is None:
-      self._train_iter = self.streaming.train_iterator()
-    for _ in range(self.steps_per_epoch):
+  def train_inputs(self, epoch: int, start: int = 0):
+    """Batches ``start ..`` of ``epoch`` (the stream continues or restarts at
+    exactly that batch)."""
+    first = epoch * self.steps_per_epoch + start
+    if self._train_iter is None or self._position != first:
+      self._train_iter = self.streaming.train_iterator(first)
+      self._position = first
+    for _ in range(start, self.steps_per_epoch):
       batch = next(self._train_iter)
+      self._position += 1
       yield {'image': batch['image'], 'label': batch['label']}
 
   def eval_inputs(self):

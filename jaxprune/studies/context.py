@@ -51,6 +51,7 @@ from jaxprune.training import optim
 from jaxprune.training import step as step_lib
 
 IMPORTABLE_SUFFIXES = ('.pt', '.pth', '.tar', '.npz')
+STREAM_CHECKPOINT_STEPS = 1000
 _DATASETS: dict[str, Any] = {}
 
 
@@ -106,6 +107,12 @@ def _check_common(config, num_devices: int) -> None:
                      f'known: {optim.SCHEDULES}')
   if o.lr_step_every < 0:
     raise ValueError('config.optim.lr_step_every must be >= 0')
+  if config.checkpoint_every_epochs < 1 or config.keep_checkpoints < 1:
+    raise ValueError('config.checkpoint_every_epochs and '
+                     'config.keep_checkpoints must be >= 1')
+  if config.checkpoint_every_steps < -1:
+    raise ValueError('config.checkpoint_every_steps must be >= 0 (or -1: '
+                     'auto)')
   for field, low in (('seed', 0), ('seeds', 1)):
     v = config[field]
     if isinstance(v, bool) or not isinstance(v, int) or v < low:
@@ -287,6 +294,15 @@ class RunContext:
     return loop.evaluate_params(self.module(spec), self.source, variables,
                                 masks)
 
+  def checkpoint_every_steps(self, source) -> int:
+    """``config.checkpoint_every_steps``; -1 means 1000 for streamed data
+    (an ImageNet epoch is not lost whole) and never for array data."""
+    every = self.config.checkpoint_every_steps
+    if every >= 0:
+      return every
+    return STREAM_CHECKPOINT_STEPS if isinstance(
+        source, data_lib.StreamingSource) else 0
+
   def milestones(self, epochs: int) -> list[int] | None:
     """Step-schedule milestones: every ``config.optim.lr_step_every``
     epochs if set (ImageNet), else None (50 % / 75 %)."""
@@ -349,6 +365,8 @@ class RunContext:
         extra_meta={'model': spec.name, 'widths': spec.widths},
         learning_rate_fn=lr_fn,
         checkpoint_every=self.config.checkpoint_every_epochs,
+        checkpoint_every_steps=self.checkpoint_every_steps(source),
+        keep_checkpoints=self.config.keep_checkpoints,
         tensorboard=self.config.tensorboard, after_epoch=after_epoch)
     host = jax.device_get(fitted.state)
     params = params_of(host) if params_of else host.trainable

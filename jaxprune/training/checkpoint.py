@@ -18,6 +18,7 @@ import json
 import os
 from typing import Any
 
+from absl import logging
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -100,32 +101,49 @@ def write_json(path: str, obj) -> None:
   os.replace(tmp, path)
 
 
-def manager(workdir: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
+class CheckpointWriteError(ValueError):
+  """A checkpoint could not be written (a full disk, a vanished directory)."""
+
+
+def manager(workdir: str) -> ocp.CheckpointManager:
+  """The stage's checkpoints; retention is :func:`retain`'s (best + last N)."""
   directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
   return ocp.CheckpointManager(
       directory, item_names=('state', 'meta'),
-      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                           create=True))
+      options=ocp.CheckpointManagerOptions(max_to_keep=None, create=True))
+
+
+def _step_dirs(directory: str) -> list[int]:
+  """Step numbers of the checkpoint directories, newest first."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted((int(d) for d in os.listdir(directory) if d.isdigit()),
+                reverse=True)
 
 
 def latest_meta(workdir: str) -> dict | None:
-  """The JSON metadata of the newest checkpoint in ``workdir``, or None.
+  """The JSON metadata of the newest readable checkpoint, or None.
 
-  Reads files only; creates nothing.
+  Unreadable (damaged) checkpoints are passed over with a warning. Reads
+  files only; creates nothing.
+
+  Raises:
+    ValueError: there are checkpoints but none is readable.
   """
   directory = os.path.join(workdir, CHECKPOINT_DIR)
-  if not os.path.isdir(directory):
-    return None
-  steps = sorted((int(d) for d in os.listdir(directory) if d.isdigit()),
-                 reverse=True)
+  steps = _step_dirs(directory)
   for step in steps:
     path = os.path.join(directory, str(step), 'meta', 'metadata')
-    if os.path.exists(path):
-      try:
-        with open(path) as f:
-          return json.load(f)
-      except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f'checkpoint metadata {path} is corrupt: {e}') from e
+    try:
+      with open(path) as f:
+        return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+      logging.warning('checkpoint %s/%d is damaged (%s); looking at an older '
+                      'one', directory, step, e)
+  if steps:
+    raise ValueError(f'every checkpoint in {directory} is damaged (steps '
+                     f'{steps}: unreadable or corrupt metadata); move them '
+                     'away to start the stage again')
   return None
 
 
@@ -142,33 +160,81 @@ def check_stage(stage_dir: str, config_dict: dict) -> dict | None:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
-  """Saves host copies of ``state`` (replicated, so any copy is the state)."""
-  mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(jax.device_get(state)),
-      meta=ocp.args.JsonSave(_canonical(meta))))
-  mngr.wait_until_finished()
+  """Saves host copies of ``state`` (replicated, so any copy is the state).
+
+  A damaged directory already at ``step`` is moved aside first
+  (``<step>.damaged``), never overwritten or deleted.
+
+  Raises:
+    CheckpointWriteError: the checkpoint could not be written (e.g. a full
+      disk); the checkpoints written before are untouched.
+  """
+  directory = os.fspath(mngr.directory)
+  path = os.path.join(directory, str(step))
+  if os.path.exists(path):
+    aside, n = path + '.damaged', 1
+    while os.path.exists(aside):
+      n += 1
+      aside = f'{path}.damaged{n}'
+    os.replace(path, aside)
+    logging.warning('moved the unreadable checkpoint %s aside to %s', path,
+                    aside)
+    mngr.reload()
+  try:
+    mngr.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(jax.device_get(state)),
+        meta=ocp.args.JsonSave(_canonical(meta))))
+    mngr.wait_until_finished()
+  except OSError as e:
+    raise CheckpointWriteError(
+        f'cannot write checkpoint {path}: {e.strerror or e}; the checkpoints '
+        f'saved before stay in {directory}') from None
+
+
+def retain(mngr: ocp.CheckpointManager, keep: int, best_step: int | None
+           ) -> None:
+  """Deletes all but the newest ``keep`` checkpoints and ``best_step``."""
+  steps = sorted(mngr.all_steps(), reverse=True)
+  wanted = set(steps[:max(keep, 1)]) | ({best_step} if best_step else set())
+  for step in steps:
+    if step not in wanted:
+      mngr.delete(step)
 
 
 def restore_latest(mngr: ocp.CheckpointManager, target_state):
-  """Restores (state, meta) of the latest step into ``target_state``'s tree.
+  """``(state, meta, step)`` of the newest readable checkpoint, or None.
 
-  Returns None when there is no checkpoint. Raises ValueError naming the
-  checkpoint when it cannot be read or does not fit the target (another
-  architecture, a corrupt file).
+  A checkpoint that cannot be read (a truncated file, garbage metadata, an
+  empty directory) is passed over with a warning naming it, and the next
+  older one is tried; nothing is deleted.
+
+  Raises:
+    ValueError: there are checkpoints but none is readable, or they do not
+      fit ``target_state`` (another architecture); the message names them.
   """
-  step = mngr.latest_step()
-  if step is None:
+  directory = os.fspath(mngr.directory)
+  steps = _step_dirs(directory)
+  if not steps:
     return None
   target = jax.tree.map(
       lambda x: np.zeros(np.shape(x), np.asarray(x).dtype)
       if hasattr(x, 'shape') else x, jax.device_get(target_state))
-  try:
-    restored = mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
-  except Exception as e:  # orbax raises many types for unreadable files
-    raise ValueError(f'cannot restore checkpoint {mngr.directory}/{step}: '
-                     f'{type(e).__name__}: {e}') from e
-  return restored['state'], restored['meta']
+  errors = []
+  for step in steps:
+    try:
+      restored = mngr.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(target),
+          meta=ocp.args.JsonRestore()))
+      if errors:
+        logging.warning('resuming from checkpoint %s/%d; newer ones are '
+                        'unreadable: %s', directory, step, '; '.join(errors))
+      return restored['state'], restored['meta'], step
+    except Exception as e:  # orbax raises many types for unreadable files
+      errors.append(f'{step}: {type(e).__name__}: {str(e)[:200]}')
+      logging.warning('cannot restore checkpoint %s/%d (%s); trying an older '
+                      'one', directory, step, errors[-1])
+  raise ValueError(f'cannot restore any checkpoint of {directory} (another '
+                   'architecture, or every one damaged): ' + ' | '.join(errors))
 
 
 def restore_variables(stage_dir: str, template: dict[str, Any]):
@@ -184,24 +250,30 @@ def restore_variables(stage_dir: str, template: dict[str, Any]):
       variables must fit (arrays or ``ShapeDtypeStruct`` leaves).
 
   Raises:
-    ValueError: no checkpoint in ``stage_dir``, an unreadable one, or one
-      whose variables do not fit ``template`` (another architecture); the
-      message names the directory and the mismatching leaves.
+    ValueError: no checkpoint in ``stage_dir``, none readable (damaged ones
+      are passed over), or one whose variables do not fit ``template``
+      (another architecture); the message names the directory and the
+      mismatching leaves.
   """
   directory = os.path.abspath(os.path.join(stage_dir, CHECKPOINT_DIR))
-  steps = sorted(int(d) for d in os.listdir(directory) if d.isdigit()) if (
-      os.path.isdir(directory)) else []
+  steps = _step_dirs(directory)
   if not steps:
     raise ValueError(f'{stage_dir} holds no jaxprune checkpoint '
                      f'(expected {directory}/<step>/)')
-  path = os.path.join(directory, str(steps[-1]))
-  try:
-    restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
-        path, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
-                                      meta=ocp.args.JsonRestore()))
-  except Exception as e:  # orbax raises many types for unreadable files
-    raise ValueError(f'cannot read checkpoint {path}: {type(e).__name__}: '
-                     f'{e}') from e
+  errors = []
+  for step in steps:  # the newest readable one
+    path = os.path.join(directory, str(step))
+    try:
+      restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
+          path, args=ocp.args.Composite(state=ocp.args.StandardRestore(),
+                                        meta=ocp.args.JsonRestore()))
+      break
+    except Exception as e:  # orbax raises many types for unreadable files
+      errors.append(f'{path}: {type(e).__name__}: {str(e)[:200]}')
+      logging.warning('cannot read checkpoint %s; trying an older one',
+                      errors[-1])
+  else:
+    raise ValueError('cannot read any checkpoint: ' + ' | '.join(errors))
   state = restored['state']
   out = {}
   for name, field in (('params', 'trainable'), ('batch_stats', 'batch_stats')):

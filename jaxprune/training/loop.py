@@ -23,6 +23,7 @@ from jaxprune import masks as masks_lib
 from jaxprune.training import checkpoint as ckpt_lib
 from jaxprune.training import devices
 from jaxprune.training import metrics as metrics_lib
+from jaxprune.training import preemption
 from jaxprune.training import step as steps_lib
 
 
@@ -77,15 +78,55 @@ def evaluate_params(model, source, variables, masks=None
   return evaluate(p_eval, state, source, eval_data)
 
 
+@dataclasses.dataclass
+class _EpochProgress:
+  """Where a stage is inside an epoch (what a mid-epoch checkpoint holds)."""
+  epoch: int = 0
+  step: int = 0  # steps of ``epoch`` done
+  step_metrics: list = dataclasses.field(default_factory=list)  # [loss, acc, n]
+  train_time_s: float = 0.0
+
+  @classmethod
+  def from_meta(cls, meta: dict) -> _EpochProgress:
+    history = meta.get('history', [])
+    return cls(epoch=int(meta.get('epoch', len(history))),
+               step=int(meta.get('epoch_step', 0)),
+               step_metrics=[list(m) for m in meta.get('epoch_metrics', [])],
+               train_time_s=float(meta.get('epoch_train_time_s', 0.0)))
+
+
+def _check_finite(name, epoch, step, steps_per_epoch, global_step, metrics,
+                  last_saved):
+  loss, norm = float(metrics['loss']), float(metrics['grad_norm'])
+  if not (np.isfinite(loss) and np.isfinite(norm)):
+    raise preemption.Diverged(
+        f'stage {name!r} diverged at epoch {epoch + 1}, step {step + 1} of '
+        f'{steps_per_epoch} (optimizer step {global_step}): loss {loss}, '
+        f'gradient norm {norm}; nothing of it was saved, the last finite '
+        f'checkpoint is {last_saved or "none (the stage had saved none)"}')
+
+
 def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
         state: steps_lib.TrainState, source,
         model_params: steps_lib.ModelParams = steps_lib.dense_params,
         epochs: int, seed: int, config_dict: dict, extra_meta: dict | None = None,
         learning_rate_fn: Callable[[int], Any] | None = None,
-        checkpoint_every: int = 1, tensorboard: bool = True,
+        checkpoint_every: int = 1, checkpoint_every_steps: int = 0,
+        keep_checkpoints: int = 2, tensorboard: bool = True,
         after_epoch: Callable[[int, steps_lib.TrainState], dict] | None = None
         ) -> FitResult:
   """Trains ``state`` for ``epochs`` epochs, resuming from ``workdir``.
+
+  Checkpoints are numbered by optimizer step. Besides every
+  ``checkpoint_every`` epochs (and the last), one is written every
+  ``checkpoint_every_steps`` steps inside an epoch (0: never) and on
+  SIGTERM/SIGINT (then :class:`~jaxprune.training.preemption.Preempted` is
+  raised); a resumed stage continues at the exact step, with the same data,
+  the same partial-epoch metrics and rewritten metric files. The newest
+  ``keep_checkpoints`` and the best-accuracy epoch checkpoint are kept. A
+  non-finite loss or gradient norm raises
+  :class:`~jaxprune.training.preemption.Diverged` before anything of that
+  step is saved. Damaged checkpoints are passed over (an older one is used).
 
   Args:
     name: stage name used in logs.
@@ -98,6 +139,9 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
     extra_meta: JSON data stored with every checkpoint (e.g. width config).
     learning_rate_fn: step -> lr, for logging.
     checkpoint_every: save every this many epochs (and always at the end).
+    checkpoint_every_steps: also save every this many steps of an epoch.
+    keep_checkpoints: how many of the newest checkpoints to keep.
+    tensorboard: write TensorBoard events beside metrics.jsonl.
     after_epoch: optional hook returning extra scalars to log for an epoch.
 
   Returns:
@@ -106,15 +150,15 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
   ckpt_lib.check_stage(workdir, config_dict)  # before any write/compile
   mngr = ckpt_lib.manager(workdir)
   history: list[dict[str, float]] = []
-  wall_before = 0.0
+  wall_before, progress, last_saved = 0.0, _EpochProgress(), None
   restored = ckpt_lib.restore_latest(mngr, state)
   if restored is not None:
-    state, meta = restored
+    state, meta, last_saved = restored
     history = list(meta.get('history', []))
     wall_before = float(meta.get('wall_time_s', 0.0))
-    logging.info('%s: resumed from %s at epoch %d', name, workdir,
-                 len(history))
-  start_epoch = len(history)
+    progress = _EpochProgress.from_meta(meta)
+    logging.info('%s: resumed from %s at epoch %d, step %d', name, workdir,
+                 progress.epoch + 1, progress.step)
 
   p_train = steps_lib.pmap_train_step(model=model, tx=tx,
                                       model_params=model_params,
@@ -127,48 +171,93 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
   root_key = jax.random.key(seed)
   aug_rng, step_rng = devices.replicate(jax.random.split(root_key),
                                         source.num_devices)
-  writer = metrics_lib.MetricWriter(workdir, tensorboard=tensorboard)
+  writer = metrics_lib.MetricWriter(workdir, tensorboard=tensorboard,
+                                    history=history)
   t_start = time.time()
+  spe = source.steps_per_epoch
+
+  def save(step_id, epoch_done, progress_meta):
+    nonlocal last_saved
+    meta = {'config': config_dict, 'history': history,
+            'wall_time_s': wall_before + time.time() - t_start,
+            'epoch': epoch_done, **progress_meta, **(extra_meta or {})}
+    ckpt_lib.save(mngr, step_id, state, meta)
+    last_saved = f'{mngr.directory}/{step_id}'
+    best = max(range(len(history)), default=None,
+               key=lambda i: history[i]['test_accuracy'])
+    ckpt_lib.retain(mngr, keep_checkpoints,
+                    history[best].get('checkpoint_step') if best is not None
+                    else None)
+
   try:
-    for epoch in range(start_epoch, epochs):
-      t0 = time.time()
-      context = {'epoch': np.int32(epoch), 'aug_rng': aug_rng,
-                 'rng': step_rng}
-      step_metrics = []
-      images = 0
-      for inputs in source.train_inputs(epoch):
-        state, metrics = p_train(state, train_data, inputs, context)
-        step_metrics.append((metrics, inputs_size(inputs)))
-        images += inputs_size(inputs)
-      fetched = jax.device_get([m for m, _ in step_metrics])
-      weights = np.array([n for _, n in step_metrics], np.float64)
-      train_loss = float(np.average([m['loss'] for m in fetched],
-                                    weights=weights))
-      train_acc = float(np.average([m['accuracy'] for m in fetched],
-                                   weights=weights))
-      train_time = time.time() - t0
-      record = {'epoch': epoch + 1, 'train_loss': train_loss,
-                'train_accuracy': train_acc,
-                'learning_rate': float(learning_rate_fn(
-                    int(state.step) - 1)) if learning_rate_fn else 0.0}
-      record.update(evaluate(p_eval, state, source, eval_data))
-      if after_epoch is not None:
-        record.update(after_epoch(epoch, state))
-      epoch_time = time.time() - t0
-      record['images_per_sec'] = images / max(train_time, 1e-9)
-      record['epoch_time_s'] = epoch_time
-      history.append(record)
-      done = len(history) - start_epoch
-      eta = (time.time() - t_start) / done * (epochs - epoch - 1)
-      metrics_lib.log_epoch(name, epoch, epochs, record,
+    with preemption.watch_signals() as signals:
+      if signals.requested:  # a signal arrived before this stage began
+        raise preemption.Preempted(name, workdir, progress.epoch,
+                                   progress.step, signals.signum)
+      for epoch in range(progress.epoch, epochs):
+        t0 = time.time()
+        resumed = progress if epoch == progress.epoch else _EpochProgress()
+        context = {'epoch': np.int32(epoch), 'aug_rng': aug_rng,
+                   'rng': step_rng}
+        step_metrics = [list(m) for m in resumed.step_metrics]
+        pending = None  # (metrics on device, examples, step): checked lagged
+
+        def settle():
+          nonlocal pending
+          if pending is not None:
+            metrics, n, k = jax.device_get(pending[0]), pending[1], pending[2]
+            _check_finite(name, epoch, k, spe, epoch * spe + k + 1, metrics,
+                          last_saved)
+            step_metrics.append([float(metrics['loss']),
+                                 float(metrics['accuracy']), n])
+            pending = None
+
+        for k, inputs in enumerate(source.train_inputs(epoch, resumed.step),
+                                   start=resumed.step):
+          state, metrics = p_train(state, train_data, inputs, context)
+          settle()
+          pending = (metrics, inputs_size(inputs), k)
+          mid = (checkpoint_every_steps and k + 1 < spe and
+                 (k + 1) % checkpoint_every_steps == 0)
+          if mid or signals.requested:
+            settle()
+            save(int(state.step), epoch, {
+                'epoch_step': k + 1, 'epoch_metrics': step_metrics,
+                'epoch_train_time_s': resumed.train_time_s + time.time() - t0})
+            if signals.requested:
+              raise preemption.Preempted(name, workdir, epoch, k + 1,
+                                         signals.signum)
+        settle()
+        steps = np.asarray(step_metrics, np.float64).reshape(-1, 3)
+        train_time = resumed.train_time_s + time.time() - t0
+        record = {'epoch': epoch + 1,
+                  'train_loss': float(np.average(steps[:, 0],
+                                                 weights=steps[:, 2])),
+                  'train_accuracy': float(np.average(steps[:, 1],
+                                                     weights=steps[:, 2])),
+                  'learning_rate': float(learning_rate_fn(
+                      int(state.step) - 1)) if learning_rate_fn else 0.0}
+        record.update(evaluate(p_eval, state, source, eval_data))
+        if after_epoch is not None:
+          record.update(after_epoch(epoch, state))
+        record['images_per_sec'] = float(steps[:, 2].sum()) / max(train_time,
+                                                                  1e-9)
+        record['epoch_time_s'] = time.time() - t0
+        save_now = (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs
+        if save_now or signals.requested:
+          record['checkpoint_step'] = int(state.step)
+        history.append(record)
+        done = epoch + 1 - progress.epoch
+        eta = (time.time() - t_start) / done * (epochs - epoch - 1)
+        metrics_lib.log_epoch(name, epoch, epochs, record,
                               record['images_per_sec'], eta)
-      writer.write(epoch + 1, {k: v for k, v in record.items()
-                               if k != 'epoch'})
-      if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs:
-        meta = {'config': config_dict, 'history': history,
-                'wall_time_s': wall_before + time.time() - t_start,
-                **(extra_meta or {})}
-        ckpt_lib.save(mngr, epoch + 1, state, meta)
+        if save_now or signals.requested:
+          save(int(state.step), epoch + 1, {})
+        writer.write(epoch + 1, {k: v for k, v in record.items()
+                                 if k not in ('epoch', 'checkpoint_step')})
+        if signals.requested:
+          raise preemption.Preempted(name, workdir, epoch + 1, 0,
+                                     signals.signum)
   finally:
     writer.close()
     mngr.close()

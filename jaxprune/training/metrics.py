@@ -1,21 +1,45 @@
-"""Per-epoch metrics: a log line, a JSON-lines file and TensorBoard events."""
+"""Per-epoch metrics: a log line, a JSON-lines file and TensorBoard events.
+
+The files always agree with the stage's checkpoint: a writer opened on a
+resumed stage first rewrites ``metrics.jsonl`` and the TensorBoard events
+from the restored history, so an epoch that ran after the last checkpoint
+(and will run again) never appears twice.
+"""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from absl import logging
 
+METRICS_FILE = 'metrics.jsonl'
+NOT_SCALARS = ('epoch', 'checkpoint_step')
+
 
 class MetricWriter:
-  """Writes scalars to ``<logdir>/metrics.jsonl`` and TensorBoard events."""
+  """Writes scalars to ``<logdir>/metrics.jsonl`` and TensorBoard events.
 
-  def __init__(self, logdir: str, tensorboard: bool = True):
+  Args:
+    logdir: the stage directory.
+    tensorboard: also write TensorBoard event files.
+    history: the restored per-epoch records (``{'epoch': e, ...}``); the
+      files are rewritten to hold exactly these before anything is added.
+  """
+
+  def __init__(self, logdir: str, tensorboard: bool = True,
+               history: Sequence[Mapping[str, Any]] = ()):
     os.makedirs(logdir, exist_ok=True)
-    self._jsonl = os.path.join(logdir, 'metrics.jsonl')
+    self._jsonl = os.path.join(logdir, METRICS_FILE)
     self._tb = None
+    rows = [(int(h['epoch']), _scalars(h)) for h in history]
+    tmp = self._jsonl + '.tmp'
+    with open(tmp, 'w') as f:
+      for step, scalars in rows:
+        f.write(json.dumps({'step': step, **scalars}) + '\n')
+    os.replace(tmp, self._jsonl)
     if tensorboard:
       # tf.summary.write (TF core) with the 'scalars' plugin metadata is what
       # tensorboard's own scalar summary emits; it avoids needing the
@@ -26,22 +50,36 @@ class MetricWriter:
       self._metadata = summary_pb2.SummaryMetadata(
           plugin_data=summary_pb2.SummaryMetadata.PluginData(
               plugin_name='scalars')).SerializeToString()
+      # Events are rewritten from the history too (TensorBoard would show a
+      # re-run epoch twice otherwise).
+      for old in glob.glob(os.path.join(logdir, 'events.out.tfevents.*')):
+        os.remove(old)
       self._tb = tf.summary.create_file_writer(logdir)
+      for step, scalars in rows:
+        self._write_tb(step, scalars)
+      self._tb.flush()
 
-  def write(self, step: int, scalars: dict[str, Any]) -> None:
-    clean = {k: float(v) for k, v in scalars.items()}
+  def _write_tb(self, step: int, scalars: Mapping[str, float]) -> None:
+    with self._tb.as_default():
+      for k, v in scalars.items():
+        self._tf.summary.write(k, self._tf.constant(v, self._tf.float32),
+                               step=int(step), metadata=self._metadata)
+
+  def write(self, step: int, scalars: Mapping[str, Any]) -> None:
+    clean = _scalars(scalars)
     with open(self._jsonl, 'a') as f:
       f.write(json.dumps({'step': int(step), **clean}) + '\n')
     if self._tb is not None:
-      with self._tb.as_default():
-        for k, v in clean.items():
-          self._tf.summary.write(k, self._tf.constant(v, self._tf.float32),
-                                 step=int(step), metadata=self._metadata)
+      self._write_tb(step, clean)
       self._tb.flush()
 
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()
+
+
+def _scalars(record: Mapping[str, Any]) -> dict[str, float]:
+  return {k: float(v) for k, v in record.items() if k not in NOT_SCALARS}
 
 
 def format_duration(seconds: float) -> str:

@@ -119,6 +119,9 @@ def train_step_body(state: TrainState, data, inputs, context, *, model,
   if axis_name is not None:
     grads, batch_stats, metrics = jax.lax.pmean(
         (grads, batch_stats, metrics), axis_name)
+  # The norm of the reduced gradient: identical on every device; the loop
+  # stops the stage when it or the loss is not finite.
+  metrics['grad_norm'] = optax.tree.norm(grads)
   updates, opt_state = tx.update(grads, state.opt_state, state.trainable)
   trainable = optax.apply_updates(state.trainable, updates)
   new_state = state.replace(step=state.step + 1, trainable=trainable,

@@ -66,3 +66,29 @@ def test_streaming_rejects_bad_layout(tmp_path):
 def test_imagenet_missing_is_a_clear_error(tmp_path):
   with pytest.raises(FileNotFoundError, match=r"'imagenet2012'.*" + re.escape(str(tmp_path / 'manual'))):
     data.make_imagenet_iterators(tmp_path / 'tfds', tmp_path / 'manual', global_batch=8, num_devices=1)
+
+
+def test_a_resumed_stream_gives_the_batches_of_an_uninterrupted_one(tmp_path):
+  # Regression: a streamed run restarted its stream from the seed on resume,
+  # so it saw another data order than an uninterrupted run.
+  root = make_folder(tmp_path / 'f', counts={'train': 5, 'test': 2},
+                     size=(20, 24), fmt='JPEG')
+  kwargs = dict(global_batch=4, num_devices=2, seed=3, image_size=16,
+                resize_size=18)
+  stream = data.make_folder_iterators(root, **kwargs)
+  it = stream.train_iterator()
+  full = [next(it) for _ in range(9)]  # 3 epochs of 3 batches, reshuffled
+  again = data.make_folder_iterators(root, **kwargs)
+  for skip in (1, 4, 7):
+    resumed = again.train_iterator(skip_batches=skip)
+    for want in full[skip:skip + 2]:
+      got = next(resumed)
+      np.testing.assert_array_equal(got['image'], want['image'])
+      np.testing.assert_array_equal(got['label'], want['label'])
+  source = data.StreamingSource(data.make_folder_iterators(root, **kwargs))
+  assert source.steps_per_epoch == 3
+  epoch2 = list(source.train_inputs(1, start=1))
+  assert len(epoch2) == 2
+  np.testing.assert_array_equal(epoch2[0]['image'], full[4]['image'])
+  continued = list(source.train_inputs(2))  # continues the same stream
+  np.testing.assert_array_equal(continued[2]['label'], full[8]['label'])

@@ -43,3 +43,49 @@ def test_launcher_runs_the_configured_study_and_prints_its_table(tmp_path):
   assert bad.stderr.strip().splitlines()[-1] == (
       'error: config.seed must be an int >= 0, got -1')
   assert not (tmp_path / 'run2').exists()
+
+
+BAD_INPUTS = [
+    ('missing-config', ['--config=/nonexistent/config.py'],
+     'error: config file /nonexistent/config.py does not exist'),
+    ('syntax', ['--config={tmp}/bad.py'],
+     "error: cannot load the config file {tmp}/bad.py: SyntaxError: '(' was "
+     'never closed'),
+    ('row', ['--config=experiments/configs/rethinking.py:nope'],
+     "error: --config=experiments/configs/rethinking.py:nope: ValueError: "
+     "unknown row 'nope'"),
+    ('workdir-file', ['--config=experiments/configs/digits.py',
+                      '--workdir={tmp}/file'],
+     'error: workdir {tmp}/file exists and is not a directory'),
+    ('seed', ['--config=experiments/configs/digits.py', '--config.seed=-1'],
+     'error: config.seed must be an int >= 0, got -1'),
+    ('archive', ['--config=experiments/configs/digits.py',
+                 '--config.data.name=cifar10',
+                 '--config.data.path={tmp}/broken.tar.gz'],
+     'error: cannot read archive {tmp}/broken.tar.gz:'),
+    ('diverged', ['--config=experiments/configs/digits.py',
+                  '--config.optim.learning_rate=1e6'],
+     "error: stage 'baseline' diverged at epoch 1, step"),
+]
+
+
+@pytest.mark.parametrize('args, message', [b[1:] for b in BAD_INPUTS],
+                         ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args,
+                                                          message):
+  (tmp_path / 'bad.py').write_text('x = (\n')
+  (tmp_path / 'file').write_text('not a directory')
+  (tmp_path / 'broken.tar.gz').write_bytes(b'\x1f\x8b' + bytes(100))
+  args = [a.format(tmp=tmp_path) for a in args]
+  if not any(a.startswith('--workdir') for a in args):
+    args.append(f'--workdir={tmp_path / "run"}')
+  root = os.path.dirname(os.path.dirname(main_lib.__file__))
+  out = _launch(*args, cwd=root)
+  assert out.returncode not in (0, None)
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith(message.format(tmp=tmp_path)), last
+  assert 'Traceback' not in out.stderr
+  if 'diverged' not in message:
+    assert not (tmp_path / 'run').exists()
+  else:  # the stage saved nothing of the diverged state
+    assert not list((tmp_path / 'run' / 'baseline').glob('checkpoints/*'))

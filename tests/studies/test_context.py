@@ -70,3 +70,17 @@ def test_stage_keys_never_collide():
                            tree['params']['conv0']['kernel'])
   assert not np.allclose(b['params']['conv0']['kernel'],
                          old['params']['conv0']['kernel'])
+
+
+def test_mid_epoch_checkpoints_are_automatic_for_streamed_data(tmp_path):
+  from jaxprune import data
+  ctx = context.RunContext.create(baseline_config(), str(tmp_path / 'r'),
+                                  'baseline')
+  assert ctx.checkpoint_every_steps(ctx.source) == 0  # arrays: epochs only
+  streamed = data.StreamingSource.__new__(data.StreamingSource)
+  assert ctx.checkpoint_every_steps(streamed) == \
+      context.STREAM_CHECKPOINT_STEPS == 1000
+  explicit = context.RunContext.create(
+      baseline_config(checkpoint_every_steps=5), str(tmp_path / 'e'),
+      'baseline')
+  assert explicit.checkpoint_every_steps(streamed) == 5

@@ -1,7 +1,6 @@
 """The Rethinking study end to end on the digits, with very few epochs."""
 
 import json
-import os
 
 import numpy as np
 import pytest

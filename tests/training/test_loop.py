@@ -130,3 +130,33 @@ def test_fit_on_a_streamed_folder(tmp_path):
   assert [h['epoch'] for h in result.history] == [1, 2]
   assert 0.0 <= result.last_accuracy <= 1.0
   assert int(result.state.step) == 4
+
+
+def test_one_step_on_eight_devices_equals_one_up_to_float_rounding():
+  """What the README claims: one step agrees to float rounding."""
+  ds = helpers.tiny_dataset(n_train=64, n_test=16, augment=True)
+  spec = models.get_spec('digits_cnn').bind(10)
+  v = spec.init(jax.random.key(0))
+  tx = optim.sgd_coupled(0.1, 0.9, 5e-4)
+  out = {}
+  for n in (1, 8):
+    source = data_lib.ArraySource(ds, 64, 16, n, 0)
+    step = step_lib.pmap_train_step(
+        model=spec.module(step_lib.AXIS_NAME), tx=tx,
+        model_params=step_lib.dense_params,
+        prepare_batch=source.prepare_batch)
+    from jaxprune.training import devices
+    state = devices.replicate(step_lib.create_train_state(
+        v['params'], v['batch_stats'], tx), n)
+    data, _ = devices.replicate(source.device_data(), n)
+    context = devices.replicate({'epoch': np.int32(0),
+                                 'aug_rng': jax.random.key(1),
+                                 'rng': jax.random.key(2)}, n)
+    out[n] = jax.device_get(step(state, data, next(source.train_inputs(0)),
+                                 context))
+  (s1, m1), (s8, m8) = out[1], out[8]
+  chex.assert_trees_all_close(s1.trainable, s8.trainable, atol=1e-6,
+                              rtol=1e-6)
+  chex.assert_trees_all_close(s1.batch_stats, s8.batch_stats, atol=1e-6,
+                              rtol=1e-6)
+  assert abs(float(m1['loss']) - float(m8['loss'])) < 1e-6
