@@ -229,8 +229,9 @@ def _d40_units(params) -> list[spec_lib.ChannelUnit]:
   """Every BN is followed by a selection: the dense layers and transitions
   in forward order, then the final BN."""
   del params
-  return [spec_lib.ChannelUnit(p, 'select')
-          for p in densenet40_selection_points()]
+  return [spec_lib.ChannelUnit(
+      p, 'select', consumer='classifier' if p == 'final_bn'
+      else p.rsplit('/', 1)[0] + '/conv1') for p in densenet40_selection_points()]
 
 
 def _d40_compact(widths, params, batch_stats, keep):

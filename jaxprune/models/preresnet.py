@@ -196,10 +196,14 @@ def _units(params) -> list[spec_lib.ChannelUnit]:
   conv1 / conv2); then the final BN (selection of the classifier input)."""
   out = []
   for _, _, name in structure.stage_blocks(params):
-    out += [spec_lib.ChannelUnit(f'{name}/bn1', 'select'),
-            spec_lib.ChannelUnit(f'{name}/bn2', 'conv', f'{name}/conv1'),
-            spec_lib.ChannelUnit(f'{name}/bn3', 'conv', f'{name}/conv2')]
-  return out + [spec_lib.ChannelUnit('final_bn', 'select')]
+    out += [spec_lib.ChannelUnit(f'{name}/bn1', 'select',
+                                 consumer=f'{name}/conv1'),
+            spec_lib.ChannelUnit(f'{name}/bn2', 'conv', f'{name}/conv1',
+                                 consumer=f'{name}/conv2'),
+            spec_lib.ChannelUnit(f'{name}/bn3', 'conv', f'{name}/conv2',
+                                 consumer=f'{name}/conv3')]
+  return out + [spec_lib.ChannelUnit('final_bn', 'select',
+                                     consumer='classifier')]
 
 
 def _compact(widths, params, batch_stats, keep):

@@ -47,11 +47,12 @@ Param paths (``batch_stats`` mirrors BN names with ``mean``/``var``):
 conv ids (stem = 1, downsample excluded, block b's first conv = 2+2b) map to
 the b-th block in stage order.
 
-Channel units: ResNet-34's block ``bn1`` s (first convs). The bottleneck
-models declare none yet (their surgery is not implemented), so asking to
-channel-prune them is an error at config validation; unstructured criteria
-work. ``resnet34`` and ``resnet50`` use torchvision module names for
-checkpoint import.
+Channel units: ResNet-34's block ``bn1`` s (first convs). Bottleneck blocks:
+the block input as read by ``conv1`` (``<block>/input``, a selection point:
+ResNet-50-2x's input channel selection), ``bn1`` and ``bn2`` (the first two
+convs' outputs); block outputs and the residual path are never pruned.
+``resnet34`` and ``resnet50`` use torchvision module names for checkpoint
+import.
 """
 
 from __future__ import annotations
@@ -258,6 +259,13 @@ spec_lib.register_model(spec_lib.ModelSpec(
     compact_fn=_compact_basic,
     torch_name_fn=_common.torchvision_resnet_name))
 
+def _compact_bottleneck(widths, params, batch_stats, keep):
+  t = structure.TreeSlicer(params, batch_stats)
+  new = structure.compact_bottlenecks(widths, keep, t, params,
+                                      block_input_widths(widths))
+  return (new, *t.out())
+
+
 spec_lib.register_model(spec_lib.ModelSpec(
     name='resnet50',
     build=_build(True, False),
@@ -265,6 +273,8 @@ spec_lib.register_model(spec_lib.ModelSpec(
     validate_widths=_validator(True),
     input_shape=(224, 224, 3),
     description='ImageNet ResNet-50, torchvision v1.5 layout',
+    units_fn=structure.bottleneck_units,
+    compact_fn=_compact_bottleneck,
     torch_name_fn=_common.torchvision_resnet_name))
 
 spec_lib.register_model(spec_lib.ModelSpec(
@@ -273,4 +283,6 @@ spec_lib.register_model(spec_lib.ModelSpec(
     default_widths=lambda nc: resnet50_default(),
     validate_widths=_validator(True),
     input_shape=(224, 224, 3),
-    description='ImageNet ResNet-50, ThiNet file layout (downsample bias)'))
+    description='ImageNet ResNet-50, ThiNet file layout (downsample bias)',
+    units_fn=structure.bottleneck_units,
+    compact_fn=_compact_bottleneck))

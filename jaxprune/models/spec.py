@@ -43,31 +43,47 @@ UNIT_KINDS = ('conv', 'select')
 
 @dataclasses.dataclass(frozen=True)
 class ChannelUnit:
-  """One channel-prunable BatchNorm.
+  """One channel-prunable group of channels (usually a BatchNorm's).
 
   Attributes:
-    name: module path of the BN (``'bn3'``, ``'stage1_block4/bn1'``); the key
-      of channel-keep dicts.
+    name: the key of channel-keep dicts: the module path of the BN
+      (``'bn3'``, ``'stage1_block4/bn1'``), or of the selection point of a
+      unit without a BN (``'stage2_block0/input'``).
     kind: ``'conv'``: the BN normalises the outputs of ``producer``; removing
       a channel removes that layer's output filter, the BN entries and the
-      next layer's input rows. ``'select'``: the BN sits before a Network
-      Slimming channel selection; removing a channel removes it only from
-      what the next layer consumes.
+      next layer's input rows. ``'select'``: a channel selection before the
+      consumer (Network Slimming's after a BN, or a bottleneck's input
+      selection); removing a channel removes it only from what the consumer
+      reads.
     producer: path of the conv (or Dense) whose outputs the BN normalises
       (``'conv'`` units).
     layer_id: Rethinking's 1-based conv number of ``producer`` where the
       paper numbers layers (VGG: conv index + 1; CIFAR ResNet and ResNet-34:
       block b's first conv is 2 + 2b), else None.
     stage: 0-based stage of a ResNet block, else None.
+    consumer: path of the layer that reads the unit's channels (the next
+      conv, or the Dense head), where the family says; data-driven criteria
+      (ThiNet, regression) reconstruct its output.
+    channels_of: for a unit without a BN, the layer whose outputs are the
+      unit's channels (a BN-free conv itself; for a block input, the layer
+      that produced it); None where the unit is a BN.
   """
   name: str
   kind: str
   producer: str | None = None
   layer_id: int | None = None
   stage: int | None = None
+  consumer: str | None = None
+  channels_of: str | None = None
+
+  @property
+  def has_bn(self) -> bool:
+    return self.channels_of is None
 
   def num_channels(self, params) -> int:
     """The unit's channel count in ``params``."""
+    if self.channels_of is not None:
+      return int(tree_lib.get(params, self.channels_of)['kernel'].shape[-1])
     return int(tree_lib.get(params, self.name)['scale'].shape[0])
 
 

@@ -38,8 +38,8 @@ VGG-11 only), ``classifier/{kernel,bias}``.
 
 Channel units: ``bn{i}`` of every conv for the BN models, plus ``fc1_bn`` and
 ``fc2_bn`` (producers ``fc1``/``fc2``) for the slimming VGG-11, whose global
-threshold covers them, so its hidden FC widths shrink too. ``vgg16_imagenet``
-has no BN and declares no channel units.
+threshold covers them, so its hidden FC widths shrink too. The BN-free
+``vgg16_imagenet`` has a unit per conv, named by the conv (its outputs).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _validator(default_cfg):
   return validate
 
 
-HEAD_BNS = (('fc1_bn', 'fc1'), ('fc2_bn', 'fc2'))
+HEAD_BNS = (('fc1_bn', 'fc1', 'fc2'), ('fc2_bn', 'fc2', 'classifier'))
 
 
 def _head_bn_units(params):
@@ -127,7 +127,7 @@ def _compact(widths, params, batch_stats, keep):
   t = structure.TreeSlicer(params, batch_stats)
   cfg = structure.compact_vgg_stack(widths['cfg'], keep, t, params, 'fc1')
   fc_widths = list(widths['fc_widths'])
-  for k, ((bn, dense), nxt) in enumerate(zip(HEAD_BNS, ('fc2', 'classifier'))):
+  for k, (bn, dense, nxt) in enumerate(HEAD_BNS):
     if bn in keep:
       idx = keep[bn]
       t.slice_out(dense, idx)
@@ -152,7 +152,8 @@ def _register(name, default_cfg, description, units_fn=None, **kwargs):
 
 
 _register('vgg16_imagenet', VGG16_CFG,
-          'ImageNet VGG-16 (torchvision, no BN, dropout 0.5)')
+          'ImageNet VGG-16 (torchvision, no BN, dropout 0.5)',
+          units_fn=structure.vgg_units_without_bn)
 _register('vgg16_bn_imagenet', VGG16_CFG,
           'ImageNet VGG-16-BN (torchvision vgg16_bn)',
           units_fn=structure.vgg_units, batch_norm=True)

@@ -53,8 +53,10 @@ def bn_l1_subgradient(lam: float, scale_name: str = 'scale'
 
 
 def _gammas(spec, params) -> dict[str, np.ndarray]:
+  """|gamma| of every unit with a BN (units without one are not scored)."""
   return {u.name: np.abs(np.asarray(jax.device_get(
-      tree_lib.get(params, u.name)['scale']))) for u in spec.units(params)}
+      tree_lib.get(params, u.name)['scale']))) for u in spec.units(params)
+          if u.has_bn}
 
 
 def slimming_threshold(spec, params, percent: float) -> float:
@@ -72,12 +74,15 @@ def slimming(variables, spec, target, *, batch=None, rng=None
   gammas = _gammas(spec, params)
   if not targets.is_ratio(target):
     counts = targets.unit_counts(spec, params, target)
+    unscored = sorted(set(counts) - set(gammas))
+    if unscored:
+      raise ValueError(f'slimming scores BN scales; {unscored} have no BN')
     keep = targets.all_kept(spec, params)
     keep.update(targets.keep_from_scores(gammas, counts))
     return api.PruneResult(keep=keep)
   percent = targets.check_ratio(target, 'prune percent')
   thr = slimming_threshold(spec, params, percent)
-  keep, survivors = {}, 0
+  keep, survivors = targets.all_kept(spec, params), 0
   for name, g in gammas.items():
     idx = np.nonzero(g > thr)[0]
     survivors += idx.size

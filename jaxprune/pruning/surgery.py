@@ -10,7 +10,8 @@ unit's own channel space, units left out keep everything) becomes either
 * masks on the full model, :func:`channel_masks` (the *mask
   implementation*): for every dropped channel the BN's ``scale`` and
   ``bias`` are 0 and, for ``'conv'`` units, the producing layer's output
-  filter (``kernel[..., c]``, ``bias[c]``) too.
+  filter (``kernel[..., c]``, ``bias[c]``) too; a unit without a BN (a
+  bottleneck's input selection) zeroes its consumer's input channels.
 
 With gamma and beta zeroed a dropped channel outputs exactly 0 after BN (and
 ReLU) whatever its running statistics, so in eval mode the masked full model
@@ -77,10 +78,18 @@ def channel_masks(spec, params, keep: Mapping[str, Any]):
   keep = check_keep(spec, params, keep)
   units = {u.name: u for u in spec.units(params)}
   dropped: dict[str, np.ndarray] = {}  # module -> bool vector of dropped
+  inputs_dropped: dict[str, np.ndarray] = {}  # consumer conv -> dropped
   for name, idx in keep.items():
     u = units[name]
     gone = np.ones(u.num_channels(params), bool)
     gone[idx] = False
+    if not u.has_bn and u.kind == 'select':  # no BN: the consumer
+      kernel = tree_lib.get(params, u.consumer)['kernel']  # stops reading
+      if np.shape(kernel)[2] != gone.size:
+        raise ValueError(f'the mask implementation of {name} needs its '
+                         'consumer to read every channel (no selection yet)')
+      inputs_dropped[u.consumer] = gone
+      continue
     dropped[name] = gone
     if u.producer is not None:
       dropped[u.producer] = gone
@@ -92,6 +101,9 @@ def channel_masks(spec, params, keep: Mapping[str, Any]):
     if (gone is not None and leaf_name in ('kernel', 'bias', 'scale')
         and m.shape[-1] == gone.size):
       m[..., gone] = 0.0
+    gone = inputs_dropped.get(module)
+    if gone is not None and leaf_name == 'kernel':
+      m[:, :, gone, :] = 0.0
     return m
   return tree_lib.map_with_path(one, params)
 
@@ -101,7 +113,14 @@ def keep_from_masks(spec, params, masks) -> dict[str, np.ndarray]:
   has zeros)."""
   keep = {}
   for u in spec.units(params):
-    m = np.asarray(tree_lib.get(masks, u.name)['scale'])
+    if not u.has_bn and u.kind == 'select':  # a consumer's inputs
+      k = np.asarray(tree_lib.get(masks, u.consumer)['kernel'])
+      m = k.reshape(-1, k.shape[2], k.shape[3]).any(axis=(0, 2))
+    elif not u.has_bn:  # a BN-free conv's output filters
+      k = np.asarray(tree_lib.get(masks, u.producer)['kernel'])
+      m = k.reshape(-1, k.shape[-1]).any(axis=0)
+    else:
+      m = np.asarray(tree_lib.get(masks, u.name)['scale'])
     if not np.all(m):
       keep[u.name] = np.nonzero(m)[0]
   return keep

@@ -39,12 +39,14 @@ def test_a_selection_that_would_empty_keeps_its_largest_gamma():
 
 def test_vgg_and_basic_block_units():
   vgg = {'conv0': {}, 'bn0': {}, 'conv1': {}, 'bn1': {}, 'classifier': {}}
-  units = structure.vgg_units(vgg, (('fc1_bn', 'fc1'),))
-  assert [(u.name, u.producer, u.layer_id) for u in units] == [
-      ('bn0', 'conv0', 1), ('bn1', 'conv1', 2), ('fc1_bn', 'fc1', None)]
+  units = structure.vgg_units(vgg, (('fc1_bn', 'fc1', 'classifier'),))
+  assert [(u.name, u.producer, u.layer_id, u.consumer) for u in units] == [
+      ('bn0', 'conv0', 1, 'conv1'), ('bn1', 'conv1', 2, 'classifier'),
+      ('fc1_bn', 'fc1', None, 'classifier')]
   res = {'stage1_block0': {}, 'stage1_block1': {}, 'stage2_block0': {},
          'stem_conv': {}}
-  assert [(u.name, u.layer_id, u.stage) for u in
+  assert [(u.name, u.layer_id, u.stage, u.consumer) for u in
           structure.basic_block_units(res)] == [
-              ('stage1_block0/bn1', 2, 0), ('stage1_block1/bn1', 4, 0),
-              ('stage2_block0/bn1', 6, 1)]
+              ('stage1_block0/bn1', 2, 0, 'stage1_block0/conv2'),
+              ('stage1_block1/bn1', 4, 0, 'stage1_block1/conv2'),
+              ('stage2_block0/bn1', 6, 1, 'stage2_block0/conv2')]

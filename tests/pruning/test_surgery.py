@@ -35,6 +35,17 @@ CASES = [
     ('vgg16_bn_imagenet', {'cfg': [4, 4, M, 4, 8, M, 8, 8, 4, M, 8, 4, 8, M,
                                    4, 8, 4, M], 'fc_widths': [16, 12]},
      (224, 224, 3)),
+    ('resnet50', {'stem_width': 8, 'stage_widths': [16, 16, 32, 32],
+                  'block_widths': [[[4, 4]] * 3, [[8, 4]] * 4, [[8, 8]] * 6,
+                                   [[4, 8]] * 3], 'selections': None},
+     (224, 224, 3)),
+    ('resnet50_thinet', {'stem_width': 8, 'stage_widths': [16, 16, 32, 32],
+                         'block_widths': [[[4, 4]] * 3, [[8, 4]] * 4,
+                                          [[8, 8]] * 6, [[4, 8]] * 3],
+                         'selections': None}, (224, 224, 3)),
+    ('vgg16_imagenet', {'cfg': [4, 4, M, 4, 8, M, 8, 8, 4, M, 8, 4, 8, M,
+                                4, 8, 4, M], 'fc_widths': [16, 12]},
+     (224, 224, 3)),
     ('preresnet164', None, (8, 8, 3)),
     ('densenet40', None, (8, 8, 3)),
 ]
@@ -136,6 +147,6 @@ def test_bad_keeps_are_named(keep, match):
 
 
 def test_models_without_units_refuse_surgery():
-  spec = models.get_spec('resnet50').bind(10)
+  spec = models.get_spec('preresnet110').bind(10)
   with pytest.raises(ValueError, match='channel surgery cannot run'):
     pruning.compact(spec, {}, {}, {})

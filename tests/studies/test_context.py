@@ -46,8 +46,8 @@ def test_bad_input_fails_before_any_write(tmp_path, overrides, match):
 
 def test_channel_pruning_a_model_without_units_fails_at_validation(tmp_path):
   from jaxprune.studies import rethinking
-  config = rethinking_config(**{'model.name': 'resnet50'})
-  with pytest.raises(ValueError, match="'resnet50' declares no channel-prunable"
+  config = rethinking_config(**{'model.name': 'preresnet110'})
+  with pytest.raises(ValueError, match="'preresnet110' declares no channel-prunable"
                      " units.*'l1_norm'"):
     rethinking.rethinking(config, str(tmp_path / 'run'))
   assert not (tmp_path / 'run').exists()
