@@ -104,6 +104,8 @@ def trace_ops(model, input_shape: Sequence[int], variables=None) -> tuple[
     if variables is None:
       variables = jax.eval_shape(
           lambda x: model.init(jax.random.key(0), x, train=False), x)
+      variables = {k: v for k, v in variables.items()
+                   if k != 'intermediates'}  # what the layers sow
     else:
       jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, x)
   return recorder.records, variables

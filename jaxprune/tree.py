@@ -155,3 +155,15 @@ def shape_mismatches(got: Any, want: Any) -> list[str]:
   out += [f'{p}: shape {g[p]}, expected {w[p]}' for p in w
           if p in g and g[p] != w[p]]
   return out
+
+
+def merge_matching(fresh: Any, source: Any) -> Any:
+  """``fresh`` with every leaf that ``source`` has at the same path and
+  shape taken from ``source`` (e.g. a new classifier head on inherited
+  convs: the head stays fresh, the rest is copied)."""
+  have = {p: leaf for p, leaf in flatten(source)}
+
+  def pick(path, leaf):
+    old = have.get(path)
+    return old if old is not None and np.shape(old) == np.shape(leaf) else leaf
+  return map_with_path(pick, fresh)

@@ -66,15 +66,35 @@ def get_config() -> ml_collections.ConfigDict:
       # Channel criteria, paper-style per-layer targets (override ratio):
       # {layer id or unit name: ratio}, per-stage ratios, layers to skip.
       layer_ratios={}, stage_ratios=(), skip=(),
+      # {unit name: channels kept}: a paper's pruned widths written per unit
+      # (VGG-16-5x, ResNet-50-2x); overrides the ratios for those units.
+      keep_counts={},
       sparsity_lambda=0.0,  # >0: train the large model with lambda*sign(gamma)
-      examples=256))  # training examples given to data-driven criteria
+      examples=256,  # training examples given to data-driven criteria
+      # The criterion's options (keyword-only args of its function), e.g.
+      # {'samples_per_example': 20} for thinet / regression.
+      options={},
+      # Channel criteria: prune one unit at a time in forward order,
+      # fine-tuning this many epochs (config.finetune's LR) after each
+      # (ThiNet's layer by layer); 0 prunes every unit at once.
+      layerwise_finetune_epochs=0,
+      # A .npz of 0/1 masks fixing the kept channels of some units
+      # (ResNet-50-2x's block-input selection, rethinking.md §3.3).
+      keep_masks_path='',
+      # '' keeps the model's head; else one of its family's heads after
+      # pruning ('gap': ThiNet's VGG-GAP / VGG-Tiny; the new Linear is
+      # freshly initialised, everything else inherited).
+      head=''))
 
   config.finetune = ml_collections.ConfigDict(dict(
       epochs=40, learning_rate=0.001, schedule='constant'))
 
   config.scratch = ml_collections.ConfigDict(dict(
       b_rule='cifar',  # Scratch-B budget: 'cifar' or 'imagenet' (§5.3)
-      b_max_epochs=0))  # >0: cap Scratch-B (small-budget runs only)
+      b_max_epochs=0,  # >0: cap Scratch-B (small-budget runs only)
+      # >0: Scratch-B runs this many epochs instead of the rule's (the
+      # README's 132 for ResNet-50-2x, where §5.3's rule gives 134).
+      b_epochs=0))
 
   config.jackpot = ml_collections.ConfigDict(dict(  # lottery_jackpots.md §2.6
       sparsity=0.9, epochs=30, batch_size=256, learning_rate=0.1,

@@ -26,6 +26,43 @@ L1_TARGETS = {
                    'skip': (2, 8, 14, 16, 26, 28, 30, 32)},
 }
 
+# ---- Rethinking: ThiNet and regression targets (rethinking.md §3.2-3.3) ----
+# ThiNet-VGG: conv1-conv4 (layers 1-10) halved, conv5 kept (VGG-Conv and
+# VGG-GAP); VGG-Tiny also prunes conv5 (512 -> 128, 128, 256).
+_CONV1_4 = range(1, 11)
+THINET_TARGETS = {
+    'vgg_conv': {'layer_ratios': {i: 0.5 for i in _CONV1_4}},
+    'vgg_gap': {'layer_ratios': {i: 0.5 for i in _CONV1_4}, 'head': 'gap'},
+    'vgg_tiny': {'layer_ratios': {**{i: 0.75 for i in range(1, 13)},
+                                  13: 0.5}, 'head': 'gap'},
+    # ResNet-50: the first two convs of every bottleneck keep 30/50/70 %
+    # (64 -> 19/32/44 in stage 1, ..., 512 -> 153/256/358 in stage 4).
+    'thinet_30': {'stage_ratios': (0.7, 0.7, 0.7, 0.7)},
+    'thinet_50': {'stage_ratios': (0.5, 0.5, 0.5, 0.5)},
+    'thinet_70': {'stage_ratios': (0.3, 0.3, 0.3, 0.3)},
+}
+# VGG-16-5x conv widths (conv5 kept) and ResNet-50-2x's per-block
+# [block input kept, conv1, conv2] (cfg_2x).
+VGG16_5X_CFG = [24, 22, 'M', 41, 51, 'M', 108, 89, 111, 'M', 184, 276, 228,
+                'M', 512, 512, 512, 'M']
+RESNET50_2X_CFG = [
+    [35, 64, 55], [101, 51, 39], [97, 50, 37], [144, 128, 106],
+    [205, 105, 72], [198, 105, 72], [288, 128, 110], [278, 256, 225],
+    [418, 209, 147], [407, 204, 158], [423, 212, 155], [412, 211, 148],
+    [595, 256, 213], [606, 512, 433], [1222, 512, 437], [1147, 512, 440]]
+RESNET50_BLOCKS = [f'stage{s}_block{b}' for s, n in zip((1, 2, 3, 4),
+                                                         (3, 4, 6, 3))
+                   for b in range(n)]
+REGRESSION_TARGETS = {
+    'vgg16_5x': {'keep_counts': {
+        f'conv{i}': w for i, w in enumerate(
+            v for v in VGG16_5X_CFG[:13] if v != 'M') if i < 10}},
+    'resnet50_2x': {'keep_counts': {
+        f'{block}/{unit}': w for block, widths in zip(RESNET50_BLOCKS,
+                                                      RESNET50_2X_CFG)
+        for unit, w in zip(('input', 'bn1', 'bn2'), widths)}},
+}
+
 # ---- Rethinking: table rows ---------------------------------------------------
 # row -> (dataset, model, criterion, config.prune overrides)
 RETHINKING_ROWS = {
@@ -81,7 +118,47 @@ RETHINKING_ROWS = {
                       dict(ratio=0.3)),
     'resnet50_wl60': ('imagenet2012', 'resnet50', 'magnitude',
                       dict(ratio=0.6)),
+    # Table 2: ThiNet (the criterion run here, not the released models).
+    'vgg_conv': ('imagenet2012', 'vgg16_imagenet', 'thinet',
+                 THINET_TARGETS['vgg_conv']),
+    'vgg_gap': ('imagenet2012', 'vgg16_imagenet', 'thinet',
+                THINET_TARGETS['vgg_gap']),
+    'vgg_tiny': ('imagenet2012', 'vgg16_imagenet', 'thinet',
+                 THINET_TARGETS['vgg_tiny']),
+    'thinet_30': ('imagenet2012', 'resnet50_thinet', 'thinet',
+                  THINET_TARGETS['thinet_30']),
+    'thinet_50': ('imagenet2012', 'resnet50_thinet', 'thinet',
+                  THINET_TARGETS['thinet_50']),
+    'thinet_70': ('imagenet2012', 'resnet50_thinet', 'thinet',
+                  THINET_TARGETS['thinet_70']),
+    # Table 3: regression-based channel pruning. ResNet-50-2x's block-input
+    # selection is chosen by the criterion too, unless
+    # --config.prune.keep_masks_path names the official masks (the
+    # resnet50_2x_input_channel_masks.npz of the reference data).
+    'vgg16_5x': ('imagenet2012', 'vgg16_imagenet', 'regression',
+                 REGRESSION_TARGETS['vgg16_5x']),
+    'resnet50_2x': ('imagenet2012', 'resnet50_thinet', 'regression',
+                    REGRESSION_TARGETS['resnet50_2x']),
+    # The four channel criteria on the CIFAR models, at the L1 targets.
+    **{f'{row}_{m}': ('cifar10', model, m, L1_TARGETS[row])
+       for row, model in (('vgg16_a', 'vgg16_l1'), ('resnet56_a', 'resnet56'),
+                          ('resnet56_b', 'resnet56'))
+       for m in ('thinet', 'regression')},
 }
+
+# Settings of a row beyond its data, model and criterion (rethinking.md
+# §3.2-3.3): LR 0.01 for the BN-free VGGs, the README's Scratch-B epochs
+# where the §5.3 rule does not give them.
+ROW_SETTINGS = {
+    **{row: {'optim.learning_rate': 0.01}
+       for row in ('vgg_conv', 'vgg_gap', 'vgg_tiny', 'vgg16_5x')},
+    'resnet50_2x': {'scratch.b_epochs': 132},
+}
+# The Scratch-B epochs the reference gives for the rows (the ImageNet rule
+# of §5.3 on our FLOPs, or the README's): checked by the tests.
+SCRATCH_B_EPOCHS = {'vgg_conv': 180, 'vgg_gap': 180, 'vgg_tiny': 180,
+                    'thinet_30': 180, 'thinet_50': 180, 'thinet_70': 141,
+                    'vgg16_5x': 180, 'resnet50_2x': 132}
 
 # row -> published (Unpruned, Fine-tuned, Scratch-E, Scratch-B), §8; for the
 # row's own dataset (CIFAR-10 / ImageNet; CIFAR-100 for vgg19_slim50_c100).
@@ -107,7 +184,26 @@ RETHINKING_PUBLISHED = {
     'vgg16_wl60_imagenet': (U, '73.63', '71.50', '73.42'),
     'resnet50_wl30': (U, '76.06', '74.77', '75.60'),
     'resnet50_wl60': (U, '76.09', '73.69', '74.90'),
+    # §8.2-8.3: top-1 (top-5 in SCRATCH_TOP5); fine-tuned values unknown.
+    'vgg_conv': (U, U, '68.76', '71.72'), 'vgg_gap': (U, U, '66.85', '68.66'),
+    'vgg_tiny': (U, U, '57.15', '59.93'),
+    'thinet_30': (U, U, '70.91', '71.57'),
+    'thinet_50': (U, U, '73.31', '73.90'),
+    'thinet_70': (U, U, '74.42', '75.14'),
+    'vgg16_5x': (U, U, '68.05', '71.00'),
+    'resnet50_2x': (U, U, '71.26', '74.58'),
+    **{f'{row}_{m}': (U, U, U, U) for row in ('vgg16_a', 'resnet56_a',
+                                               'resnet56_b')
+       for m in ('thinet', 'regression')},
 }
+# Top-5 of the scratch-trained ThiNet / regression models (§8.2-8.3).
+SCRATCH_TOP5 = {'vgg_conv': ('88.71', '90.34'), 'vgg_gap': ('87.07', '88.13'),
+                'vgg_tiny': ('79.92', '82.07'),
+                'thinet_30': ('90.14', '90.49'),
+                'thinet_50': ('91.49', '91.98'),
+                'thinet_70': ('92.07', '92.34'),
+                'vgg16_5x': ('88.15', '89.96'),
+                'resnet50_2x': ('90.68', '92.23')}
 RETHINKING_STAGES = ('baseline', 'finetune', 'scratch_e', 'scratch_b')
 
 # ---- Lottery Jackpots: the README rows ---------------------------------------

@@ -1,5 +1,9 @@
 """Linen layers with PyTorch semantics that report their cost to jaxprune.flops.
 
+``Conv`` and ``Dense`` ``sow`` their input and output into the
+``'intermediates'`` collection (``inputs``/``outputs``), a no-op unless a
+caller makes that collection mutable (:mod:`jaxprune.pruning.activations`).
+
 Kernels are HWIO (convs) and (in, out) (dense); parameter names follow Flax
 (``kernel``, ``bias``, ``scale``) so param trees look like any Linen model's.
 BatchNorm follows PyTorch: eps 1e-5, running-stat momentum 0.1 (Flax 0.9),
@@ -85,6 +89,7 @@ class Conv(nn.Module):
                        f'{self.features}; widths must be positive')
     cin = x.shape[-1]
     k = self.kernel_size
+    self.sow('intermediates', 'inputs', x)  # a no-op unless captured
     kernel = self.param('kernel', self.kernel_init, (k, k, cin, self.features))
     y = jax.lax.conv_general_dilated(
         x, kernel.astype(x.dtype), (self.strides, self.strides),
@@ -93,6 +98,7 @@ class Conv(nn.Module):
     if self.use_bias:
       bias = self.param('bias', self.bias_init, (self.features,))
       y = y + bias.astype(y.dtype)
+    self.sow('intermediates', 'outputs', y)
     spatial = y.shape[1] * y.shape[2]
     bias_flops = spatial * self.features if self.use_bias else 0
     flops_lib.record('conv', _path(self),
@@ -114,6 +120,7 @@ class Dense(nn.Module):
       raise ValueError(f'dense {"/".join(_path(self))} has width '
                        f'{self.features}; widths must be positive')
     fan_in = x.shape[-1]
+    self.sow('intermediates', 'inputs', x)
     default = torch_default_uniform(fan_in)
     kernel = self.param('kernel', self.kernel_init or default,
                         (fan_in, self.features))
@@ -123,6 +130,7 @@ class Dense(nn.Module):
       bias = self.param('bias', self.bias_init or default, (self.features,))
       y = y + bias.astype(y.dtype)
       flops += self.features
+    self.sow('intermediates', 'outputs', y)
     flops_lib.record('linear', _path(self), flops)
     return y
 

@@ -176,7 +176,9 @@ class ImageNetResNet(nn.Module):
           x = BasicBlock(w, width, stride, self.downsample_bias,
                          self.axis_name, name=name)(x, train)
         j += 1
-    x = layers.avg_pool(x, 7, 1)  # nn.AvgPool2d(7, stride=1) module
+    # nn.AvgPool2d(7, stride=1), a counted module: 7x7 at 224x224; the
+    # whole map at other sizes (small CPU runs), like an adaptive pool.
+    x = layers.avg_pool(x, x.shape[1], 1)
     x = _common.flatten_nchw(x)
     return layers.Dense(self.num_classes, name='classifier')(x)
 

@@ -29,7 +29,7 @@ its Linen module with ``spec.module()``. Criteria receive bound specs.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import flax.linen as nn
 import jax
@@ -105,6 +105,9 @@ class ModelSpec:
     classifier: module name of the classifier Dense layer.
     torch_name_fn: ``(module path, widths) -> official PyTorch module name``,
       or None.
+    heads: ``{name: widths -> widths}``: other classifier heads of the
+      family (ImageNet VGG: ``'gap'``, ThiNet's VGG-GAP); see
+      :meth:`with_head`.
     num_classes: set by :meth:`bind`.
     widths: set by :meth:`bind` (validated).
   """
@@ -118,6 +121,8 @@ class ModelSpec:
   compact_fn: Callable[..., tuple[Any, Any, Any]] | None = None
   classifier: str = 'classifier'
   torch_name_fn: Callable[[tree_lib.Path, Any], str] | None = None
+  heads: Mapping[str, Callable[[Any], Any]] = dataclasses.field(
+      default_factory=dict)
   num_classes: int | None = None
   widths: Any = None
 
@@ -152,6 +157,16 @@ class ModelSpec:
     """A bound spec's pruned architecture: the same classes and input."""
     self._require_bound()
     return self.bind(self.num_classes, widths, self.input_shape)
+
+  def with_head(self, head: str) -> ModelSpec:
+    """This bound spec with the family's ``head`` (e.g. ``'gap'``): the same
+    conv widths, another classifier; ValueError naming the known heads."""
+    self._require_bound()
+    if head not in self.heads:
+      known = ', '.join(sorted(self.heads)) or 'none'
+      raise ValueError(f'{self.name} has no head {head!r} (its heads: '
+                       f'{known})')
+    return self.with_widths(self.heads[head](self.widths))
 
   def module(self, axis_name: str | None = None) -> nn.Module:
     """The Linen module of a bound spec (BN synchronised over ``axis_name``)."""

@@ -89,7 +89,7 @@ class TreeSlicer:
 # ---- VGG conv stacks ------------------------------------------------------
 
 
-def _vgg_head(params) -> str:
+def vgg_head(params) -> str:
   """The Dense after the conv stack: ``fc1`` where there is one."""
   return 'fc1' if 'fc1' in params else 'classifier'
 
@@ -100,7 +100,7 @@ def vgg_units(params, head_bns: Sequence[tuple[str, str, str]] = ()
   next conv, or the head for the last), then ``head_bns`` given as ``(bn,
   producing Dense, consuming Dense)``."""
   ids = sorted(int(k[2:]) for k in params if re.fullmatch(r'bn\d+', k))
-  nxt = [f'conv{j}' for j in ids[1:]] + [_vgg_head(params)]
+  nxt = [f'conv{j}' for j in ids[1:]] + [vgg_head(params)]
   return ([ChannelUnit(f'bn{i}', 'conv', f'conv{i}', layer_id=i + 1,
                        consumer=c) for i, c in zip(ids, nxt)] +
           [ChannelUnit(bn, 'conv', dense, consumer=c)
@@ -111,7 +111,7 @@ def vgg_units_without_bn(params) -> list[ChannelUnit]:
   """A BN-free VGG (ImageNet VGG-16): each conv's outputs are a unit named
   by the conv itself, read by the next conv or the head."""
   ids = sorted(int(k[4:]) for k in params if re.fullmatch(r'conv\d+', k))
-  nxt = [f'conv{j}' for j in ids[1:]] + [_vgg_head(params)]
+  nxt = [f'conv{j}' for j in ids[1:]] + [vgg_head(params)]
   return [ChannelUnit(f'conv{i}', 'conv', f'conv{i}', layer_id=i + 1,
                       consumer=c, channels_of=f'conv{i}')
           for i, c in zip(ids, nxt)]

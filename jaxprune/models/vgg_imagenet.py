@@ -47,6 +47,7 @@ from __future__ import annotations
 from typing import Any
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from jaxprune.models import _common
 from jaxprune.models import layers
@@ -65,8 +66,12 @@ class ImageNetVGG(nn.Module):
 
   Attributes:
     cfg: VGG cfg (ints and 'M').
-    fc_widths: the two hidden FC widths.
+    fc_widths: the two hidden FC widths (none with the GAP head).
     num_classes: classifier outputs.
+    head: ``'fc'`` (flatten -> the FC head) or ``'gap'`` (ThiNet's VGG-GAP,
+      rethinking.md §3.2: the conv stack without its last max-pool, a
+      functional, uncounted average over all positions (``AvgPool2d(14)``
+      at 224x224), one ``Linear(C -> num_classes)``).
     batch_norm: BN2d after every conv.
     head_bn: BN1d after the hidden Linears (slimming VGG-11); no dropout.
     bn_scale: initial gamma of every BN.
@@ -74,8 +79,9 @@ class ImageNetVGG(nn.Module):
     axis_name: pmap axis for synchronised BatchNorm.
   """
   cfg: tuple[Any, ...]
-  fc_widths: tuple[int, int] = FC_WIDTHS
+  fc_widths: tuple[int, ...] = FC_WIDTHS
   num_classes: int = 1000
+  head: str = 'fc'
   batch_norm: bool = False
   head_bn: bool = False
   bn_scale: float = 1.0
@@ -92,9 +98,12 @@ class ImageNetVGG(nn.Module):
     x = layers.vgg_features(
         x, self.cfg, train, axis_name=self.axis_name, conv_bias=True,
         bn_scale=self.bn_scale if self.batch_norm else None)
-    x = _common.flatten_nchw(x)
     linear = dict(kernel_init=layers.normal_init(0.01),
                   bias_init=layers.constant_init(0.0))
+    if self.head == 'gap':
+      x = jnp.mean(x, axis=(1, 2))
+      return layers.Dense(self.num_classes, name='classifier', **linear)(x)
+    x = _common.flatten_nchw(x)
     for k, width in enumerate(self.fc_widths, start=1):
       x = layers.Dense(width, name=f'fc{k}', **linear)(x)
       if self.head_bn:
@@ -105,12 +114,33 @@ class ImageNetVGG(nn.Module):
     return layers.Dense(self.num_classes, name='classifier', **linear)(x)
 
 
+HEADS = ('fc', 'gap')
+
+
 def _validator(default_cfg):
   def validate(widths):
-    _common.check_keys(widths, ('cfg', 'fc_widths'))
-    _common.check_vgg_pattern(widths['cfg'], default_cfg, 'cfg')
-    _common.check_int_list(widths['fc_widths'], 2, 'fc_widths')
+    _common.check_keys(widths, ('cfg', 'fc_widths'), ('head',))
+    head = widths.get('head', 'fc')
+    if head not in HEADS:
+      raise ValueError(f'width config: head must be one of {HEADS}, got '
+                       f'{head!r}')
+    if head == 'gap':  # no last max-pool, no hidden FCs (§3.2)
+      _common.check_vgg_pattern(widths['cfg'], default_cfg[:-1], 'cfg')
+      _common.check_int_list(widths['fc_widths'], 0, 'fc_widths')
+    else:
+      _common.check_vgg_pattern(widths['cfg'], default_cfg, 'cfg')
+      _common.check_int_list(widths['fc_widths'], 2, 'fc_widths')
   return validate
+
+
+def gap_head(widths):
+  """The VGG-GAP form of a width config (ThiNet's GAP and Tiny models):
+  the same conv widths without the last max-pool, no hidden FCs."""
+  cfg = list(widths['cfg'])
+  if widths.get('head', 'fc') == 'gap':
+    return dict(widths)
+  return {'cfg': cfg[:-1] if cfg[-1] == 'M' else cfg, 'fc_widths': [],
+          'head': 'gap'}
 
 
 HEAD_BNS = (('fc1_bn', 'fc1', 'fc2'), ('fc2_bn', 'fc2', 'classifier'))
@@ -125,7 +155,8 @@ def _compact(widths, params, batch_stats, keep):
   """Conv stack (the first Linear loses the rows of dropped channels), then
   the hidden FC widths where the head has BN1d units."""
   t = structure.TreeSlicer(params, batch_stats)
-  cfg = structure.compact_vgg_stack(widths['cfg'], keep, t, params, 'fc1')
+  cfg = structure.compact_vgg_stack(widths['cfg'], keep, t, params,
+                                    structure.vgg_head(params))
   fc_widths = list(widths['fc_widths'])
   for k, (bn, dense, nxt) in enumerate(HEAD_BNS):
     if bn in keep:
@@ -134,21 +165,26 @@ def _compact(widths, params, batch_stats, keep):
       t.slice_out(bn, idx)
       t.slice_rows(nxt, idx, fc_widths[k])
       fc_widths[k] = int(idx.size)
-  return ({'cfg': cfg, 'fc_widths': fc_widths}, *t.out())
+  new = {'cfg': cfg, 'fc_widths': fc_widths}
+  if 'head' in widths:
+    new['head'] = widths['head']
+  return (new, *t.out())
 
 
 def _register(name, default_cfg, description, units_fn=None, **kwargs):
   spec_lib.register_model(spec_lib.ModelSpec(
       name=name,
       build=lambda nc, w, ax: ImageNetVGG(
-          tuple(w['cfg']), tuple(w['fc_widths']), nc, axis_name=ax, **kwargs),
+          tuple(w['cfg']), tuple(w['fc_widths']), nc,
+          head=w.get('head', 'fc'), axis_name=ax, **kwargs),
       default_widths=lambda nc: {'cfg': list(default_cfg),
                                  'fc_widths': list(FC_WIDTHS)},
       validate_widths=_validator(default_cfg),
       input_shape=(224, 224, 3),
       description=description,
       units_fn=units_fn,
-      compact_fn=_compact if units_fn else None))
+      compact_fn=_compact if units_fn else None,
+      heads={'gap': gap_head} if not kwargs.get('batch_norm') else {}))
 
 
 _register('vgg16_imagenet', VGG16_CFG,

@@ -18,8 +18,8 @@ from jaxprune import tree as tree_lib
 
 
 def scratch_b_schedule(flops_unpruned: int, flops_pruned: int,
-                       dataset: str = 'cifar', base_epochs: int | None = None
-                       ) -> tuple[int, list[int]]:
+                       dataset: str = 'cifar', base_epochs: int | None = None,
+                       epochs: int | None = None) -> tuple[int, list[int]]:
   """(epochs, LR x0.1 milestones) of Scratch-B.
 
   ``r = flops_unpruned / flops_pruned`` (pruned FLOPs of a sparse model must
@@ -29,20 +29,26 @@ def scratch_b_schedule(flops_unpruned: int, flops_pruned: int,
     ``int(0.5E)``, ``int(0.75E)``.
   * ``'imagenet'``: ``r >= 2``: 180 epochs (2x90), x0.1 every 60; else
     ``E = int(90*r)`` with x0.1 every ``int(E/3)``.
+
+  ``epochs`` given (a published budget the rule does not reproduce, e.g.
+  ResNet-50-2x's 132) replaces ``E``; the milestones follow the same rule.
   """
   if flops_pruned <= 0 or flops_unpruned <= 0:
     raise ValueError('FLOPs must be positive, got '
                      f'{flops_unpruned} and {flops_pruned}')
   r = flops_unpruned / flops_pruned
+  given = epochs
   if dataset == 'cifar':
-    epochs = int((base_epochs or 160) * r)
+    epochs = given or int((base_epochs or 160) * r)
     return epochs, [int(0.5 * epochs), int(0.75 * epochs)]
   if dataset == 'imagenet':
     base = base_epochs or 90
-    if r >= 2:
+    if r >= 2 and not given:
       epochs, step = 2 * base, 2 * base // 3
+    elif r >= 2:
+      epochs, step = given, 2 * base // 3
     else:
-      epochs = int(base * r)
+      epochs = given or int(base * r)
       step = max(int(epochs / 3), 1)
     return epochs, list(range(step, epochs, step))
   raise ValueError(f"dataset must be 'cifar' or 'imagenet', got {dataset!r}")

@@ -245,3 +245,33 @@ def channel_counts(spec, params, *, ratio: float = 0.0,
     c = u.num_channels(params)
     out[u.name] = c - kept_by_ratio(c, p)
   return out
+
+
+def counts_from_kept(spec, params, kept: Mapping[str, int]) -> dict[str, int]:
+  """Per-unit prune counts from channels to keep, ``{unit: kept}`` (the
+  paper's pruned width configs written per unit, e.g. VGG-16-5x).
+
+  Raises:
+    ValueError: an unknown unit, or a kept count outside [1, C].
+  """
+  units = {u.name: u for u in spec.units(params)}
+  out = {}
+  for name, k in kept.items():
+    if name not in units:
+      raise ValueError(f'kept counts name {name!r}, which is not a channel '
+                       f'unit of {spec.name} (units: '
+                       f'{", ".join(list(units)[:4])}, ...)')
+    c = units[name].num_channels(params)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not (
+        1 <= k <= c):
+      raise ValueError(f'kept count of {name} must be an int in [1, {c}], '
+                       f'got {k!r}')
+    out[name] = c - int(k)
+  return out
+
+
+def in_forward_order(spec, params, counts: Mapping[str, int]
+                     ) -> dict[str, int]:
+  """``counts`` ordered as the model's units (forward order)."""
+  return {u.name: counts[u.name] for u in spec.units(params)
+          if u.name in counts}

@@ -282,10 +282,13 @@ class RunContext:
     return self._examples
 
   def prune(self, criterion: pruning.Criterion, spec, variables, target,
-            seed: int) -> pruning.PruneResult:
-    """Runs a registered criterion with this run's batch and an rng."""
+            seed: int, tag: str = '') -> pruning.PruneResult:
+    """Runs a registered criterion with this run's batch, an rng (one per
+    ``tag``) and ``config.prune.options``."""
+    options = native(self.config.prune.options, 'prune.options') or {}
+    key = 'prune/' + criterion.name + (f'/{tag}' if tag else '')
     return criterion(variables, spec, target, batch=self.examples(),
-                     rng=stage_key(seed, 'prune/' + criterion.name))
+                     rng=stage_key(seed, key), **options)
 
   # ---- stages --------------------------------------------------------------
 

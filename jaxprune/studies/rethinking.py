@@ -31,6 +31,7 @@ from typing import Any
 from jaxprune import masks as masks_lib
 from jaxprune import pruning
 from jaxprune import results as results_lib
+from jaxprune import tree as tree_lib
 from jaxprune.studies import context
 from jaxprune.studies import registry
 
@@ -40,7 +41,15 @@ SCRATCH_B_RULES = ('cifar', 'imagenet')
 
 def _has_layer_spec(prune) -> bool:
   return (bool(context.native(prune.layer_ratios, 'prune.layer_ratios'))
-          or bool(prune.stage_ratios) or bool(prune.skip))
+          or bool(prune.stage_ratios) or bool(prune.skip)
+          or bool(context.native(prune.keep_counts, 'prune.keep_counts')))
+
+
+def _options(prune) -> dict[str, Any]:
+  options = context.native(prune.options, 'prune.options') or {}
+  if not isinstance(options, dict):
+    raise ValueError('config.prune.options must be a dict {option: value}')
+  return options
 
 
 def check_config(config) -> None:
@@ -50,14 +59,25 @@ def check_config(config) -> None:
   pruning.check_ratio(prune.ratio, 'config.prune.ratio')
   if prune.sparsity_lambda < 0:
     raise ValueError('config.prune.sparsity_lambda must be >= 0')
+  criterion.check_options(_options(prune))
   if criterion.kind == 'channel':
     from jaxprune import models  # pylint: disable=g-import-not-at-top
     models.get_spec(config.model.name).require_channel_units(
         f'the channel criterion {prune.method!r}')
-  elif _has_layer_spec(prune):
+  elif _has_layer_spec(prune) or prune.keep_masks_path or (
+      prune.layerwise_finetune_epochs):
     raise ValueError(f'{prune.method!r} is an unstructured criterion: '
-                     'config.prune.layer_ratios, stage_ratios and skip name '
-                     'channel units; use config.prune.ratio')
+                     'config.prune.layer_ratios, stage_ratios, skip, '
+                     'keep_counts, keep_masks_path and '
+                     'layerwise_finetune_epochs are for channel criteria; '
+                     'use config.prune.ratio')
+  for field in ('layerwise_finetune_epochs', 'examples'):
+    v = prune[field]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+      raise ValueError(f'config.prune.{field} must be an int >= 0, got {v!r}')
+  b = config.scratch.b_epochs
+  if isinstance(b, bool) or not isinstance(b, int) or b < 0:
+    raise ValueError(f'config.scratch.b_epochs must be an int >= 0, got {b!r}')
   unknown = [s for s in config.stages if s not in STAGES]
   if unknown:
     raise ValueError(f'unknown stage(s) {unknown} in config.stages; known: '
@@ -70,39 +90,122 @@ def check_config(config) -> None:
 
 
 def resolve_target(ctx, params) -> pruning.Target:
-  """The criterion target of ``config.prune`` for ``params``."""
+  """The criterion target of ``config.prune`` for ``params``: a ratio, or
+  per-unit counts (forward order) where layer ratios, stage ratios, skips
+  or kept counts are given; units whose keep comes from
+  ``config.prune.keep_masks_path`` are left out."""
   prune = ctx.config.prune
-  if (pruning.get_criterion(prune.method).kind == 'channel'
-      and _has_layer_spec(prune)):
-    return pruning.channel_counts(
-        ctx.spec, params, ratio=prune.ratio,
-        layer_ratios=context.native(prune.layer_ratios, 'prune.layer_ratios'),
+  if pruning.get_criterion(prune.method).kind != 'channel':
+    return prune.ratio
+  fixed = fixed_keep(ctx, params)
+  if not _has_layer_spec(prune) and not fixed:
+    return prune.ratio
+  layer_ratios = context.native(prune.layer_ratios, 'prune.layer_ratios')
+  kept = context.native(prune.keep_counts, 'prune.keep_counts') or {}
+  counts = {}
+  if prune.ratio or layer_ratios or prune.stage_ratios or prune.skip:
+    counts = pruning.channel_counts(
+        ctx.spec, params, ratio=prune.ratio, layer_ratios=layer_ratios,
         stage_ratios=tuple(prune.stage_ratios), skip=tuple(prune.skip))
-  return prune.ratio
+  counts.update(pruning.counts_from_kept(ctx.spec, params, kept))
+  for name, idx in fixed.items():
+    if name in kept and kept[name] != len(idx):
+      raise ValueError(f'config.prune.keep_counts keeps {kept[name]} '
+                       f'channels of {name} but keep_masks_path keeps '
+                       f'{len(idx)}')
+    counts.pop(name, None)
+  return pruning.in_forward_order(ctx.spec, params, counts)
+
+
+def fixed_keep(ctx, params) -> dict[str, Any]:
+  """The keeps ``config.prune.keep_masks_path`` fixes ({} without one)."""
+  path = ctx.config.prune.keep_masks_path
+  return pruning.load_keep_masks(path, ctx.spec, params) if path else {}
 
 
 def check_model(ctx) -> None:
-  """The target resolves on the model's (abstract) params."""
+  """The target resolves on the model's (abstract) params, the criterion
+  accepts it with ``config.prune.examples`` examples, and the head exists."""
+  c = ctx.config
   params = ctx.abstract_variables()['params']
   target = resolve_target(ctx, params)
-  if pruning.get_criterion(ctx.config.prune.method).kind == 'channel':
+  criterion = pruning.get_criterion(c.prune.method)
+  if criterion.kind == 'channel':
     pruning.unit_counts(ctx.spec, params, target)
   else:
     pruning.scored_kernels(params, target)
+  criterion.check(ctx.spec, params, target,
+                  num_examples=min(c.prune.examples, ctx.source.num_train),
+                  options=_options(c.prune))
+  if c.prune.head:
+    ctx.spec.with_head(c.prune.head)
 
 
-def _prune(ctx, variables, seed: int):
+def _masked(spec, variables, keep):
+  masks = pruning.channel_masks(spec, variables['params'], keep)
+  return {'params': masks_lib.apply_masks(variables['params'], masks),
+          'batch_stats': variables['batch_stats']}, masks
+
+
+def _prune_layerwise(ctx, criterion, variables, counts, seed: int,
+                     index: int):
+  """One unit at a time, each followed by a short masked fine-tune
+  (``config.prune.layerwise_finetune_epochs``): -> (keep, variables,
+  info)."""
+  c = ctx.config
+  keep, info = {}, {}
+  for k, (unit, count) in enumerate(counts.items()):
+    result = ctx.prune(criterion, ctx.spec, variables, {unit: count}, seed,
+                       tag=f'{k}')
+    variables = dict(result.variables or variables)
+    keep[unit] = result.keep[unit]
+    info[unit] = dict(result.info)
+    masked, masks = _masked(ctx.spec, variables, keep)
+    variables = ctx.train(
+        f'prune_layer{k:03d}', ctx.spec, masked, seed=seed, seed_index=index,
+        epochs=c.prune.layerwise_finetune_epochs,
+        learning_rate=c.finetune.learning_rate, schedule='constant',
+        masks=masks).variables
+  full = pruning.all_kept(ctx.spec, variables['params'])
+  full.update(keep)
+  return full, variables, {'layers': info}
+
+
+def _prune(ctx, variables, seed: int, index: int):
   """-> (pruned spec, pruned variables, masks or None, details)."""
-  criterion = pruning.get_criterion(ctx.config.prune.method)
+  c = ctx.config
+  criterion = pruning.get_criterion(c.prune.method)
   target = resolve_target(ctx, variables['params'])
-  result = ctx.prune(criterion, ctx.spec, variables, target, seed)
-  details: dict[str, Any] = {'criterion_info': dict(result.info)}
-  if result.keep is not None:
+  if criterion.kind == 'channel':
+    fixed = fixed_keep(ctx, variables['params'])
+    if fixed:  # the criterion sees the fixed channels already gone
+      variables = _masked(ctx.spec, variables, fixed)[0]
+    if c.prune.layerwise_finetune_epochs:
+      counts = pruning.in_forward_order(
+          ctx.spec, variables['params'],
+          pruning.unit_counts(ctx.spec, variables['params'], target))
+      keep, variables, info = _prune_layerwise(ctx, criterion, variables,
+                                               counts, seed, index)
+    else:
+      result = ctx.prune(criterion, ctx.spec, variables, target, seed)
+      keep, info = dict(result.keep), dict(result.info)
+      variables = result.variables or variables
+    keep.update(fixed)
     widths, params, stats = pruning.compact(
-        ctx.spec, variables['params'], variables['batch_stats'], result.keep)
-    details.update(widths=widths, keep_counts=pruning.keep_counts(result.keep))
-    return (ctx.spec.with_widths(widths),
-            {'params': params, 'batch_stats': stats}, None, details)
+        ctx.spec, variables['params'], variables['batch_stats'], keep)
+    spec = ctx.spec.with_widths(widths)
+    pruned = {'params': params, 'batch_stats': stats}
+    details: dict[str, Any] = {'criterion_info': info, 'widths': widths,
+                               'keep_counts': pruning.keep_counts(keep)}
+    if c.prune.head:  # a new head on the inherited convs
+      spec = spec.with_head(c.prune.head)
+      fresh = ctx.init(spec, seed, 'pruned/head')
+      pruned = {k: tree_lib.merge_matching(fresh[k], pruned[k])
+                for k in ('params', 'batch_stats')}
+      details.update(widths=spec.widths, head=c.prune.head)
+    return spec, pruned, None, details
+  result = ctx.prune(criterion, ctx.spec, variables, target, seed)
+  details = {'criterion_info': dict(result.info)}
   masks = result.masks
   details.update(widths=ctx.spec.widths,
                  conv_density=masks_lib.density(masks))
@@ -119,12 +222,12 @@ def run_seed(ctx, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
          if c.prune.sparsity_lambda else ())
   variables, base = ctx.large_model(seed, index, pre)
   stages = {'baseline': base}
-  small, pruned, masks, details = _prune(ctx, variables, seed)
+  small, pruned, masks, details = _prune(ctx, variables, seed, index)
   stages['pruned'] = ctx.evaluated_entry(small, pruned, masks)
   flops_ratio = base['flops'] / stages['pruned']['flops']
   budget, budget_milestones = pruning.scratch_b_schedule(
       base['flops'], stages['pruned']['flops'], c.scratch.b_rule,
-      base_epochs=c.optim.epochs)
+      base_epochs=c.optim.epochs, epochs=c.scratch.b_epochs or None)
   details.update(seed=seed, flops_ratio=flops_ratio, scratch_b_epochs=budget)
   cap = c.scratch.b_max_epochs
   if cap and budget > cap:  # a small-budget run: rescale the steps too

@@ -46,6 +46,9 @@ CASES = [
     ('vgg16_imagenet', {'cfg': [4, 4, M, 4, 8, M, 8, 8, 4, M, 8, 4, 8, M,
                                 4, 8, 4, M], 'fc_widths': [16, 12]},
      (224, 224, 3)),
+    ('vgg16_imagenet', {'cfg': [4, 4, M, 4, 8, M, 8, 8, 4, M, 8, 4, 8, M,
+                                4, 8, 4], 'fc_widths': [], 'head': 'gap'},
+     (224, 224, 3)),  # ThiNet's VGG-GAP head
     ('preresnet164', None, (8, 8, 3)),
     ('densenet40', None, (8, 8, 3)),
 ]

@@ -111,6 +111,24 @@ def test_large_model_from_another_run(tmp_path):
     ({'prune.method': 'lasso'}, "unknown criterion 'lasso'"),
     ({'prune.method': 'magnitude', 'prune.skip': (1,)}, 'unstructured'),
     ({'scratch.b_rule': 'mnist'}, 'b_rule'),
+    # ThiNet / regression (issue: bad input before any training or write).
+    ({'prune.method': 'thinet', 'prune.ratio': 0.0},
+     r'thinet compression rate must be in \(0, 1\)'),
+    ({'prune.method': 'thinet', 'prune.layer_ratios': {'bn7': 0.5}},
+     "names layer 'bn7', which is not a prunable layer"),
+    ({'prune.method': 'regression', 'prune.examples': 2},
+     'regression: the least squares of unit bn0 .* use at least'),
+    ({'prune.method': 'thinet', 'prune.options': {'samples': 3}},
+     "criterion 'thinet' has no option.*samples_per_example"),
+    ({'prune.method': 'thinet', 'prune.head': 'gap'},
+     "digits_cnn has no head 'gap'"),
+    ({'prune.keep_counts': {'bn1': 40}},
+     r'kept count of bn1 must be an int in \[1, 32\]'),
+    ({'prune.method': 'magnitude', 'prune.layerwise_finetune_epochs': 1},
+     'for channel criteria'),
+    ({'scratch.b_epochs': -3}, 'b_epochs must be an int >= 0'),
+    ({'prune.keep_masks_path': '/nonexistent/masks.npz'},
+     "keep masks file '/nonexistent/masks.npz' does not exist"),
 ])
 def test_bad_pruning_input_fails_before_training(tmp_path, overrides,
                                                  message):
@@ -139,3 +157,76 @@ def test_a_criterion_from_outside_the_package(tmp_path, monkeypatch):
   assert results['details']['pruned']['widths'] == [16, 16, 'M', 32, 32]
   assert results['summary']['method'] == 'last_filters'
   assert models.get_spec('digits_cnn')  # untouched registry of models
+
+
+@pytest.mark.parametrize('method', ['thinet', 'regression'])
+def test_data_driven_criteria_layer_by_layer(tmp_path, method):
+  """Layer by layer with a fine-tune between units; the pruned stage is the
+  criterion's own rewritten weights, compacted."""
+  config = rethinking_config(**{
+      'prune.method': method, 'prune.ratio': 0.5,
+      'prune.layerwise_finetune_epochs': 1, 'stages': ('finetune',)})
+  results = RETHINKING(config, str(tmp_path))
+  units = ['bn0', 'bn1', 'bn2', 'bn3']
+  for k in range(len(units)):  # one short fine-tune per unit
+    assert (tmp_path / f'prune_layer{k:03d}' / 'checkpoints').is_dir()
+  details = results['details']['pruned']
+  assert details['widths'] == [16, 16, 'M', 32, 32]
+  assert set(details['criterion_info']['layers']) == set(units)
+  again = RETHINKING(config, str(tmp_path))  # resumes: nothing retrained
+  fields = ('best_test_accuracy', 'last_test_accuracy', 'params', 'flops',
+            'epochs')
+  assert ({s: [e[f] for f in fields] for s, e in again['stages'].items()}
+          == {s: [e[f] for f in fields]
+              for s, e in results['stages'].items()})
+
+
+def test_thinet_at_once_matches_its_own_prediction(tmp_path):
+  """The pruned stage evaluates exactly the compact form of the criterion's
+  result (its rescaled weights), recomputed here from the baseline."""
+  config = rethinking_config(**{'prune.method': 'thinet',
+                                'prune.ratio': 0.5, 'stages': ()})
+  results = RETHINKING(config, str(tmp_path))
+  spec = models.get_spec('digits_cnn').bind(10)
+  baseline, _ = checkpoint.restore_variables(
+      str(tmp_path / 'baseline'), spec.abstract_variables())
+  digits = data.load_dataset('digits')
+  source = data.make_source(config.data, digits, num_devices=1,
+                            seed=config.seed)
+  from jaxprune.studies import context  # pylint: disable=g-import-not-at-top
+  result = pruning.get_criterion('thinet')(
+      baseline, spec, 0.5, batch=source.examples(config.prune.examples),
+      rng=context.stage_key(config.seed, 'prune/thinet'))
+  widths, params, stats = pruning.compact(
+      spec, result.variables['params'], result.variables['batch_stats'],
+      result.keep)
+  small = spec.with_widths(widths)
+  assert results['stages']['pruned']['last_test_accuracy'] == pytest.approx(
+      helpers.independent_test_accuracy(
+          small, {'params': params, 'batch_stats': stats}, digits), abs=1e-6)
+
+
+def test_keep_masks_fix_the_block_inputs(tmp_path):
+  """A masks file fixes some units' keeps; the criterion prunes the rest,
+  and a file that does not fit the model is refused before training."""
+  good = tmp_path / 'masks.npz'
+  keep_bn1 = np.zeros(32, np.uint8)
+  keep_bn1[::4] = 1
+  np.savez(good, bn1=keep_bn1)
+  config = rethinking_config(**{'prune.method': 'l1_norm',
+                                'prune.ratio': 0.5, 'stages': (),
+                                'prune.keep_masks_path': str(good)})
+  results = RETHINKING(config, str(tmp_path / 'run'))
+  assert results['details']['pruned']['keep_counts']['bn1'] == 8
+  assert results['details']['pruned']['widths'] == [16, 8, 'M', 32, 32]
+  bad = tmp_path / 'bad.npz'
+  np.savez(bad, bn1=np.ones(31, np.uint8))
+  corrupt = tmp_path / 'corrupt.npz'
+  corrupt.write_bytes(good.read_bytes()[:40])
+  for path, message in ((bad, "mask 'bn1' has length 31 but bn1 has 32"),
+                        (corrupt, 'cannot read keep masks file')):
+    config = rethinking_config(**{'prune.method': 'l1_norm',
+                                  'prune.keep_masks_path': str(path)})
+    with pytest.raises(ValueError, match=message):
+      RETHINKING(config, str(tmp_path / 'refused'))
+    assert not (tmp_path / 'refused').exists()
