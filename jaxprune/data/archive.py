@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 
 DEFAULT_CACHE_DIR = os.path.join('~', '.cache', 'jaxprune')
 ARCHIVE_SUFFIXES = ('.tar.gz', '.tgz', '.tar')
@@ -41,7 +43,24 @@ def _check_members(archive: str, members: list[tarfile.TarInfo]) -> None:
       raise ValueError(f'archive {archive} has a member that is not a plain file or folder: {name!r}')
 
 
+def _check_stream(archive: str) -> None:
+  """A compressed archive decompresses to its end with a valid checksum.
+
+  tar readers stop quietly at a damaged block (it reads as an early end of
+  the archive), so a damaged copy would otherwise be extracted in part and
+  cached as complete."""
+  if not archive.lower().endswith(('.gz', '.tgz')):
+    return
+  try:
+    with gzip.open(archive) as f:
+      while f.read(1 << 22):
+        pass
+  except (OSError, EOFError, zlib.error) as e:
+    raise ValueError(f'archive {archive} is damaged: {e}') from None
+
+
 def _extract(archive: str, dest: str) -> None:
+  _check_stream(archive)
   try:
     with tarfile.open(archive) as tar:
       members = tar.getmembers()
