@@ -56,7 +56,8 @@ def _check_stream(archive: str) -> None:
       while f.read(1 << 22):
         pass
   except (OSError, EOFError, zlib.error) as e:
-    raise ValueError(f'archive {archive} is damaged: {e}') from None
+    raise ValueError(f'cannot read archive {archive}: it is damaged ({e})'
+                     ) from None
 
 
 def _extract(archive: str, dest: str) -> None:

@@ -89,3 +89,33 @@ def test_bad_input_is_one_line_nonzero_and_writes_nothing(tmp_path, args,
     assert not (tmp_path / 'run').exists()
   else:  # the stage saved nothing of the diverged state
     assert not list((tmp_path / 'run' / 'baseline').glob('checkpoints/*'))
+
+
+def test_a_read_only_workdir_is_one_line(tmp_path):
+  """Root ignores file modes, so the refusal a read-only mount gives is
+  injected: every directory creation under the workdir fails with EACCES."""
+  ro = tmp_path / 'ro'
+  ro.mkdir()
+  code = f'''
+import errno, os, sys
+real = os.makedirs
+def makedirs(path, *args, **kwargs):
+  if os.fspath(path).startswith({str(ro)!r}):
+    raise PermissionError(errno.EACCES, 'Permission denied', os.fspath(path))
+  return real(path, *args, **kwargs)
+os.makedirs = makedirs
+sys.argv = ['main', '--config=experiments/configs/digits.py',
+            '--workdir={ro / "run"}']
+from absl import app
+from experiments import main
+app.run(main.main, flags_parser=main.parse_flags)
+'''
+  root = os.path.dirname(os.path.dirname(main_lib.__file__))
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                       text=True, cwd=root, env=dict(os.environ, XLA_FLAGS=''),
+                       timeout=600)
+  assert out.returncode not in (0, None)
+  assert out.stderr.strip().splitlines()[-1].startswith(
+      f'error: Permission denied: {ro / "run"}'), out.stderr[-500:]
+  assert 'Traceback' not in out.stderr
+  assert not (ro / 'run').exists()

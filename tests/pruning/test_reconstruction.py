@@ -286,3 +286,12 @@ def test_layer_io_is_the_layer_input_and_output():
   np.testing.assert_allclose(nxt.inputs, relu, atol=1e-5)
   with pytest.raises(ValueError, match="no conv or dense layer 'conv9'"):
     activations.layer_io(spec, v, x, 'conv9')
+
+
+@pytest.mark.parametrize('criterion', DATA_DRIVEN)
+def test_a_model_without_units_is_refused(criterion):
+  spec = models.get_spec('preresnet110').bind(10)
+  with pytest.raises(ValueError, match="'preresnet110' declares no channel-"
+                     f"prunable units.*channel criterion '{criterion}'"):
+    pruning.get_criterion(criterion).check(
+        spec, spec.abstract_variables()['params'], 0.5, num_examples=64)
