@@ -16,7 +16,9 @@ import tempfile  # noqa: E402
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-# Many tests compile the same small programs; a persistent cache shares them.
+# Many tests compile the same small programs; a persistent cache shares them
+# (also across the module boundaries where _release_compiled_programs drops
+# the in-memory ones).
 jax.config.update('jax_compilation_cache_dir',
                   os.path.join(tempfile.gettempdir(), 'jaxprune_test_jit_cache'))
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
@@ -42,3 +44,33 @@ def cifar10_jpeg_archive():
   if not os.path.isfile(path):
     pytest.fail(f'{CIFAR10_JPEG_ENV}={path} does not name an existing file')
   return path
+
+
+MAPPINGS_BEFORE_RELEASE = 20_000
+
+
+def _mappings() -> int:
+  try:
+    with open('/proc/self/maps') as f:
+      return sum(1 for _ in f)
+  except OSError:  # not Linux: no such limit to watch
+    return 0
+
+
+@pytest.fixture(autouse=True)
+def _release_compiled_programs():
+  """Drops JAX's compiled programs when they hold too many memory mappings.
+
+  One pytest process compiles well over a thousand XLA:CPU programs; each
+  loaded executable holds memory mappings (about 3.5 each), and a session
+  that kept them all ran into the kernel's per-process mapping limit
+  (vm.max_map_count, 65,530 by default), where XLA:CPU segfaults while
+  compiling or loading the next program instead of raising. After any test
+  that leaves more than MAPPINGS_BEFORE_RELEASE mappings, the in-memory
+  caches are cleared (later compiles come from the persistent cache).
+  """
+  yield
+  if _mappings() > MAPPINGS_BEFORE_RELEASE:
+    import gc  # pylint: disable=g-import-not-at-top
+    jax.clear_caches()
+    gc.collect()

@@ -27,14 +27,20 @@ ARGS = ['--config=experiments/configs/digits_rethinking.py',
         '--config.optim.epochs=3', '--config.finetune.epochs=2',
         '--config.scratch.b_max_epochs=3', '--config.checkpoint_every_steps=7']
 TIMING = ('wall_time_s', 'images_per_sec', 'epoch_time_s')
-ENV = dict(os.environ, XLA_FLAGS='', JAX_COMPILATION_CACHE_DIR=os.path.join(
-    tempfile.gettempdir(), 'jaxprune_test_jit_cache'))
+# The processes share a compilation cache of their own, apart from the test
+# session's. JAX writes a cache entry in place, so a process killed while
+# writing one leaves a truncated file that crashes whoever reads it next
+# (a segfault in deserialisation): only the uninterrupted reference run
+# writes entries; the trials that get killed, and their resumes, only read.
+CACHE = os.path.join(tempfile.gettempdir(), 'jaxprune_test_fault_jit_cache')
+WRITER_ENV = dict(os.environ, XLA_FLAGS='', JAX_COMPILATION_CACHE_DIR=CACHE)
+READER_ENV = dict(WRITER_ENV, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='1e9')
 
 
-def _launch(workdir):
+def _launch(workdir, env=READER_ENV):
   return subprocess.Popen(
       [sys.executable, '-m', 'experiments.main', *ARGS,
-       f'--workdir={workdir}'], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+       f'--workdir={workdir}'], cwd=ROOT, env=env, stdout=subprocess.PIPE,
       stderr=subprocess.PIPE, text=True)
 
 
@@ -66,7 +72,7 @@ def _outputs(workdir):
 def reference(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('reference')
   start = time.time()
-  proc = _launch(workdir)
+  proc = _launch(workdir, env=WRITER_ENV)
   training_started = []
 
   def watch():
