@@ -287,8 +287,15 @@ class RunContext:
     ``tag``) and ``config.prune.options``."""
     options = native(self.config.prune.options, 'prune.options') or {}
     key = 'prune/' + criterion.name + (f'/{tag}' if tag else '')
-    return criterion(variables, spec, target, batch=self.examples(),
-                     rng=stage_key(seed, key), **options)
+    batch = self.examples()
+    start = time.perf_counter()
+    result = criterion(variables, spec, target, batch=batch,
+                       rng=stage_key(seed, key), **options)
+    jax.block_until_ready((result.masks, result.keep, result.variables))
+    logging.info('prune: %s%s on %s in %.1fs', criterion.name,
+                 f' ({tag})' if tag else '', _target_words(target, batch),
+                 time.perf_counter() - start)
+    return result
 
   # ---- stages --------------------------------------------------------------
 
@@ -436,3 +443,13 @@ def open_run(config, workdir: str, study: str) -> dict:
   ckpt_lib.check_run(workdir, study, config_dict)
   ckpt_lib.write_run(workdir, study, config_dict)
   return config_dict
+
+
+def _target_words(target, batch) -> str:
+  """'3 units, 512 examples' for the prune log line."""
+  units = (f'{len(target)} units' if isinstance(target, dict)
+           else f'target {target!r}')
+  if batch is None:
+    return units
+  n = len(next(iter(batch.values())))
+  return f'{units}, {n} examples'
