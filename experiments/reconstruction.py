@@ -48,6 +48,9 @@ def define_flags():
   flags.DEFINE_integer('examples', 256, 'Images the criteria see.')
   flags.DEFINE_integer('held_out', 128, 'Images the errors are measured on.')
   flags.DEFINE_list('criteria', list(CRITERIA), 'Channel criteria.')
+  flags.DEFINE_integer('samples_per_example', 0, 'Sampled output positions '
+                       'per image for ThiNet and regression (0: their '
+                       'default).')
   flags.DEFINE_string('output', '', 'JSON file to write (else stdout).')
 
 
@@ -60,7 +63,7 @@ def _config(row: str):
       'study': 'baseline', 'model.name': model, 'data.name': 'cifar10',
       'data.path': FLAGS.data, 'data.train_subset': FLAGS.train_subset,
       'optim.epochs': FLAGS.epochs, 'prune.method': 'l1_norm',
-      'prune.examples': FLAGS.examples + FLAGS.held_out, 'tensorboard': False,
+      'tensorboard': False,  # --examples is not the baseline's: resumable
       **{f'prune.{k}': v for k, v in target.items()}})
   return config
 
@@ -83,14 +86,18 @@ def main(argv):
   wall = {}
   for name in FLAGS.criteria:
     criterion = pruning.get_criterion(name)
+    options = ({'samples_per_example': FLAGS.samples_per_example}
+               if FLAGS.samples_per_example and 'samples_per_example' in
+               criterion.option_names() else {})
     for unit, count in counts.items():
       result = criterion(variables, ctx.spec, {unit: count}, batch=batch,
-                         rng=jax.random.key(0))
+                         rng=jax.random.key(0), **options)
       per_unit[name][unit] = reconstruction.output_error(
           ctx.spec, variables, result.variables or variables, result.keep,
           unit, held_out)
     t0 = time.perf_counter()
-    criterion(variables, ctx.spec, counts, batch=batch, rng=jax.random.key(0))
+    criterion(variables, ctx.spec, counts, batch=batch, rng=jax.random.key(0),
+              **options)
     wall[name] = time.perf_counter() - t0
   summary = {name: {'mean_relative_error': statistics.fmean(errs.values()),
                     'median_relative_error': statistics.median(errs.values()),
@@ -100,6 +107,7 @@ def main(argv):
          'baseline_test_accuracy': entry['last_test_accuracy'],
          'baseline_epochs': FLAGS.epochs, 'train_subset': FLAGS.train_subset,
          'examples': FLAGS.examples, 'held_out': FLAGS.held_out,
+         'samples_per_example': FLAGS.samples_per_example or 'default',
          'units': counts, 'summary': summary, 'per_unit': per_unit,
          'machine': {'platform': platform.platform(),
                      'processor': platform.processor(),
