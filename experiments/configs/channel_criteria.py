@@ -11,7 +11,7 @@ study: one Rethinking run per criterion (L1-norm, ThiNet, regression,
 Network Slimming at the same per-layer counts, slimming's large model
 trained with its sparsity term), then the comparison report. ``,small`` is
 the CPU budget of the rethinking rows' ``,small`` (2,000 images, 2 epochs
-per stage, Scratch-B capped at 4), with 512 images for the data-driven
+per stage, Scratch-B capped at 4), with 640 images for the data-driven
 criteria.
 """
 
@@ -40,7 +40,7 @@ def get_config(arg: str = 'vgg16_a'):
   config.suite.jackpot = False
   if 'small' in variants:
     base.override(config, rethinking.SMALL_BUDGET)
-    config.prune.examples = 512
+    config.prune.examples = rethinking.SMALL_CRITERION_EXAMPLES
     for m in ('thinet', 'regression'):
       config.suite.methods[m] = {'options': {'samples_per_example': 40}}
   return config
