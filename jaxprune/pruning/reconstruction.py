@@ -300,3 +300,13 @@ def output_error(spec, original, pruned, keep: Mapping[str, Any], unit: str,
   y = activations.layer_io(spec, original, images, consumer).outputs
   y_hat = activations.layer_io(spec, masked, images, consumer).outputs
   return float(np.sum((y - y_hat) ** 2) / max(np.sum(y ** 2), 1e-30))
+
+
+def with_unpruned_units(spec, params, keep: Mapping[str, Any]
+                        ) -> dict[str, np.ndarray]:
+  """``keep`` completed with every other unit of ``spec`` kept whole
+  (``arange(C)``), the keep a layer-by-layer criterion returns."""
+  full = {u.name: np.arange(u.num_channels(params))
+          for u in spec.units(params)}
+  full.update(keep)
+  return full

@@ -138,10 +138,9 @@ def regression(variables, spec, target, *, batch=None, rng=None,
   keep, new, info = reconstruction.prune_sequentially(
       variables, spec, counts, batch['image'], rng, select,
       per_example=samples_per_example, reference='original')
-  full = {u.name: np.arange(u.num_channels(params))
-          for u in spec.units(params)}
-  full.update(keep)
-  return api.PruneResult(keep=full, variables=new, info={'units': info})
+  return api.PruneResult(
+      keep=reconstruction.with_unpruned_units(spec, params, keep),
+      variables=new, info={'units': info})
 
 
 def _check(spec, params, target, *, num_examples: int,

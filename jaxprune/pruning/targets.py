@@ -161,11 +161,8 @@ def unit_counts(spec, params, target: Target,
             for n, u in units.items()}
   out = {}
   for name, count in target.items():
-    if name not in units:
-      raise ValueError(f'prune counts name {name!r}, which is not a {"/".join(kinds)} '
-                       f'channel unit of {spec.name} (units: '
-                       f'{", ".join(list(units)[:4])}, ...)')
-    c = units[name].num_channels(params)
+    c = _channels_of(spec, params, units, name, 'prune counts',
+                     f'a {"/".join(kinds)} channel unit')
     if (isinstance(count, bool) or not isinstance(count, (int, np.integer))
         or not 0 <= count < c):
       raise ValueError(f'prune count of {name} must be an int in [0, {c}) '
@@ -257,11 +254,8 @@ def counts_from_kept(spec, params, kept: Mapping[str, int]) -> dict[str, int]:
   units = {u.name: u for u in spec.units(params)}
   out = {}
   for name, k in kept.items():
-    if name not in units:
-      raise ValueError(f'kept counts name {name!r}, which is not a channel '
-                       f'unit of {spec.name} (units: '
-                       f'{", ".join(list(units)[:4])}, ...)')
-    c = units[name].num_channels(params)
+    c = _channels_of(spec, params, units, name, 'kept counts',
+                     'a channel unit')
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not (
         1 <= k <= c):
       raise ValueError(f'kept count of {name} must be an int in [1, {c}], '
@@ -275,3 +269,13 @@ def in_forward_order(spec, params, counts: Mapping[str, int]
   """``counts`` ordered as the model's units (forward order)."""
   return {u.name: counts[u.name] for u in spec.units(params)
           if u.name in counts}
+
+
+def _channels_of(spec, params, units, name: str, what: str,
+                 unit_words: str) -> int:
+  """Channels of unit ``name`` of ``units``; ValueError naming ``what``
+  (e.g. 'prune counts') for a name that is not one of them."""
+  if name not in units:
+    raise ValueError(f'{what} name {name!r}, which is not {unit_words} of '
+                     f'{spec.name} (units: {", ".join(list(units)[:4])}, ...)')
+  return units[name].num_channels(params)

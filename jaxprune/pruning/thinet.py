@@ -121,10 +121,10 @@ def thinet(variables, spec, target, *, batch=None, rng=None,
       variables, spec, counts, batch['image'], rng,
       functools.partial(select, per_example=samples_per_example),
       per_example=samples_per_example, reference='current')
-  full = {u.name: np.arange(u.num_channels(variables['params']))
-          for u in spec.units(variables['params'])}
-  full.update(keep)
-  return api.PruneResult(keep=full, variables=new, info={'units': info})
+  return api.PruneResult(
+      keep=reconstruction.with_unpruned_units(spec, variables['params'],
+                                              keep),
+      variables=new, info={'units': info})
 
 
 def _check(spec, params, target, *, num_examples: int,
