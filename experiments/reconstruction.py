@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 
 from absl import app
@@ -55,9 +56,7 @@ def define_flags():
 
 
 def _config(row: str):
-  dataset, model, _, target = paper.RETHINKING_ROWS[row]
-  if dataset != 'cifar10':
-    raise ValueError(f'row {row!r} is not a CIFAR-10 row')
+  _, model, _, target = paper.RETHINKING_ROWS[row]  # a CIFAR-10 row
   config = base.get_config()
   base.override(config, {
       'study': 'baseline', 'model.name': model, 'data.name': 'cifar10',
@@ -68,11 +67,33 @@ def _config(row: str):
   return config
 
 
+def _check_flags() -> None:
+  """One-line errors for bad flags, before any data is read or written."""
+  rows = sorted(r for r, v in paper.RETHINKING_ROWS.items()
+                if v[0] == 'cifar10')
+  if FLAGS.row not in rows:
+    sys.exit(f'error: --row={FLAGS.row!r} is not a CIFAR-10 Rethinking row; '
+             f'known: {", ".join(rows)}')
+  if not FLAGS.data or not os.path.exists(FLAGS.data):
+    sys.exit(f'error: --data={FLAGS.data!r} does not exist (the CIFAR-10 '
+             'image folder or .tar.gz)')
+  if not FLAGS.workdir:
+    sys.exit('error: --workdir is required')
+  for flag in ('epochs', 'train_subset', 'examples', 'held_out'):
+    if getattr(FLAGS, flag) <= 0:
+      sys.exit(f'error: --{flag} must be positive, got {getattr(FLAGS, flag)}')
+  for name in FLAGS.criteria:
+    try:
+      kind = pruning.get_criterion(name).kind
+    except (KeyError, ValueError) as e:
+      sys.exit(f'error: {e}')
+    if kind != 'channel':
+      sys.exit(f'error: {name!r} is not a channel criterion')
+
+
 def main(argv):
   del argv
-  for name in FLAGS.criteria:
-    if pruning.get_criterion(name).kind != 'channel':
-      raise ValueError(f'{name!r} is not a channel criterion')
+  _check_flags()
   config = _config(FLAGS.row)
   ctx = context.RunContext.create(config, FLAGS.workdir, 'baseline')
   variables, entry = ctx.large_model(config.seed)
