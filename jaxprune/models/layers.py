@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxprune import flops as flops_lib
+from jaxprune.models import conv_lowering as conv_lowering_lib
 
 Initializer = Callable[..., jax.Array]
 
@@ -91,10 +92,8 @@ class Conv(nn.Module):
     k = self.kernel_size
     self.sow('intermediates', 'inputs', x)  # a no-op unless captured
     kernel = self.param('kernel', self.kernel_init, (k, k, cin, self.features))
-    y = jax.lax.conv_general_dilated(
-        x, kernel.astype(x.dtype), (self.strides, self.strides),
-        [(self.padding, self.padding)] * 2,
-        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    y = conv_lowering_lib.conv2d(x, kernel.astype(x.dtype), self.strides,
+                                 self.padding)
     if self.use_bias:
       bias = self.param('bias', self.bias_init, (self.features,))
       y = y + bias.astype(y.dtype)

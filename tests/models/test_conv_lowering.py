@@ -1,0 +1,102 @@
+"""The matmul (im2col) conv equals ``lax.conv_general_dilated`` forward and
+backward, on the conv shapes of every registered model."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxprune import models
+from jaxprune.models import conv_lowering, layers
+
+
+def _conv_shapes(name):
+  """{(H, W, C_in, k, C_out, stride, padding)} of ``name``'s convs."""
+  spec = models.get_spec(name).bind(10)
+  shapes = set()
+
+  def record(next_fun, args, kwargs, context):
+    mod = context.module
+    if isinstance(mod, layers.Conv) and context.method_name == '__call__':
+      x = args[0]
+      shapes.add((x.shape[1], x.shape[2], x.shape[3], mod.kernel_size,
+                  mod.features, mod.strides, mod.padding))
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    spec.abstract_variables()
+  return sorted(shapes)
+
+
+ALL_SHAPES = sorted({s for name in models.model_names()
+                     for s in _conv_shapes(name)})
+
+
+def _both(x, k, stride, pad):
+  def loss(lowering):
+    return lambda x, k: jnp.sum(
+        jnp.sin(conv_lowering.conv2d(x, k, stride, pad, lowering)))
+  out = {}
+  for lowering in conv_lowering.LOWERINGS:
+    y = conv_lowering.conv2d(x, k, stride, pad, lowering)
+    g = jax.grad(loss(lowering), argnums=(0, 1))(x, k)
+    out[lowering] = (y, *g)
+  return out
+
+
+def _check(shape, batch=1):
+  h, w, cin, k, cout, stride, pad = shape
+  kx, kk = jax.random.split(jax.random.key(sum(shape)))
+  x = jax.random.normal(kx, (batch, h, w, cin))
+  kern = jax.random.normal(kk, (k, k, cin, cout)) / np.sqrt(k * k * cin)
+  out = _both(x, kern, stride, pad)
+  for a, b in zip(out['matmul'], out['library']):
+    scale = max(1.0, float(jnp.max(jnp.abs(b))))
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b),
+                               atol=1e-5 * scale, rtol=1e-5)
+
+
+def test_every_registered_model_has_conv_shapes():
+  assert len(ALL_SHAPES) > 20
+
+
+@pytest.mark.parametrize('shape', [
+    s for s in ALL_SHAPES
+    if conv_lowering.conv_lowering('cpu', (1, *s[:3]), (s[3], s[3], s[2],
+                                                         s[4]), s[5], s[6])
+    == 'matmul' and s[0] * s[1] * s[2] * s[4] <= 2 ** 22])
+def test_matmul_equals_library_forward_and_backward(shape):
+  _check(shape)
+
+
+@pytest.mark.parametrize('shape', [
+    (5, 7, 3, 3, 4, 2, 1), (4, 4, 2, 3, 3, 1, 0), (6, 6, 3, 1, 5, 2, 0),
+    (3, 3, 2, 1, 2, 1, 1), (9, 9, 2, 5, 3, 3, 2)])
+def test_matmul_equals_library_on_odd_shapes(shape):
+  _check(shape)
+
+
+def test_choice_per_backend_and_shape():
+  choose = conv_lowering.conv_lowering
+  assert choose('cpu', (64, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'matmul'
+  assert choose('cpu', (64, 32, 32, 16), (3, 3, 16, 16), 1, 1) == 'library'
+  assert choose('cpu', (64, 32, 32, 16), (1, 1, 16, 64), 1, 0) == 'matmul'
+  for backend in ('gpu', 'tpu'):
+    assert choose(backend, (64, 2, 2, 512), (3, 3, 512, 512), 1, 1) == (
+        'library')
+    assert choose(backend, (64, 32, 32, 16), (1, 1, 16, 64), 1, 0) == (
+        'library')
+
+
+def test_forced_lowering_and_bad_names(monkeypatch):
+  monkeypatch.setenv('JAXPRUNE_CONV_LOWERING', 'library')
+  assert conv_lowering.conv_lowering(
+      'cpu', (64, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'library'
+  monkeypatch.setenv('JAXPRUNE_CONV_LOWERING', 'winograd')
+  with pytest.raises(ValueError, match='JAXPRUNE_CONV_LOWERING'):
+    conv_lowering.conv_lowering('cpu', (1, 2, 2, 1), (3, 3, 1, 1), 1, 1)
+  monkeypatch.delenv('JAXPRUNE_CONV_LOWERING')
+  with pytest.raises(ValueError, match='unknown conv lowering'):
+    conv_lowering.conv2d(jnp.zeros((1, 2, 2, 1)), jnp.zeros((3, 3, 1, 1)),
+                         1, 1, 'winograd')
