@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 LOWERINGS = ('library', 'matmul')
-_ENV = 'JAXPRUNE_CONV_LOWERING'
+ENV_VAR = 'JAXPRUNE_CONV_LOWERING'
 # Measured on a 2-core x86 CPU (jax 0.10): im2col wins clearly at output maps
 # of at most 2x2 and loses from 8x8 up; at 4x4 the two are within ~20 %.
 _CPU_MATMUL_MAX_OUTPUT_PIXELS = 4
@@ -32,6 +32,19 @@ _CPU_MATMUL_MAX_OUTPUT_PIXELS = 4
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
   """Output extent of one spatial axis."""
   return (size + 2 * padding - kernel) // stride + 1
+
+
+def forced_lowering() -> str | None:
+  """The lowering ``JAXPRUNE_CONV_LOWERING`` forces, or None when unset.
+
+  Raises:
+    ValueError: the variable names no lowering (checked by the launcher and
+      the bench before anything is built).
+  """
+  forced = os.environ.get(ENV_VAR, '').strip().lower()
+  if forced and forced not in LOWERINGS:
+    raise ValueError(f'{ENV_VAR}={forced!r}; use one of {", ".join(LOWERINGS)}')
+  return forced or None
 
 
 def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,
@@ -51,10 +64,8 @@ def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,
     of at most 2x2 pixels; ``'library'`` otherwise and on every other
     backend. ``JAXPRUNE_CONV_LOWERING`` overrides the choice.
   """
-  forced = os.environ.get(_ENV, '').strip().lower()
+  forced = forced_lowering()
   if forced:
-    if forced not in LOWERINGS:
-      raise ValueError(f'{_ENV}={forced!r}; use one of {", ".join(LOWERINGS)}')
     return forced
   if backend != 'cpu':
     return 'library'
@@ -69,17 +80,17 @@ def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,
 def _im2col_conv(x, kernel, strides: int, padding: int):
   """im2col: ``(N, oh, ow, k*k*C_in) @ (k*k*C_in, C_out)``."""
   kh, kw, cin, cout = kernel.shape
+  n, h, w, _ = x.shape
+  oh = output_size(h, kh, strides, padding)
+  ow = output_size(w, kw, strides, padding)
   if padding:
     x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-  n, h, w, _ = x.shape
-  oh = (h - kh) // strides + 1
-  ow = (w - kw) // strides + 1
   taps = [
       jax.lax.slice(x, (0, i, j, 0),
                     (n, i + strides * (oh - 1) + 1, j + strides * (ow - 1) + 1,
                      cin), (1, strides, strides, 1))
       for i in range(kh) for j in range(kw)]
-  cols = taps[0] if len(taps) == 1 else jnp.concatenate(taps, axis=-1)
+  cols = jnp.concatenate(taps, axis=-1)  # one tap (1x1) traces to no op
   return jnp.dot(cols, kernel.reshape(kh * kw * cin, cout))
 
 
