@@ -21,6 +21,8 @@ from ml_collections import config_flags
 
 from jaxprune import reporting
 from jaxprune import studies
+from jaxprune.models import conv_lowering
+from jaxprune.training import devices
 from jaxprune.training import preemption
 
 FLAGS = flags.FLAGS
@@ -43,6 +45,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  devices.one_cpu_device_per_core()  # before anything starts a backend
+  try:
+    conv_lowering.forced_lowering()
+  except ValueError as e:
+    sys.exit(f'error: {e}')
   logging.info('JAX devices: %s', jax.local_devices())
   try:
     config = FLAGS.config  # a missing file is reported here, lazily

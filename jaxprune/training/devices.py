@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
 import numpy as np
 
 from jaxprune.training.step import AXIS_NAME
+
+
+_HOST_DEVICE_FLAG = '--xla_force_host_platform_device_count'
+
+
+def one_cpu_device_per_core() -> int | None:
+  """Gives the CPU backend one XLA device per usable core, unless set.
+
+  XLA:CPU runs one program per device, so a batch split over one device per
+  core uses the cores better than Eigen's threads inside one device (issue
+  12: a ResNet-32 step 1.36x faster on 2 cores). Call it before anything
+  starts a JAX backend (the launcher and the bench call it first thing).
+  Nothing changes when the user already chose a count through
+  ``XLA_FLAGS=--xla_force_host_platform_device_count=N``,
+  ``JAX_NUM_CPU_DEVICES`` or ``jax.config``; GPU and TPU devices are never
+  affected.
+
+  Returns:
+    The CPU device count set, or None when the user's choice was kept.
+
+  Raises:
+    RuntimeError: a JAX backend already started, so the count cannot change.
+  """
+  if (_HOST_DEVICE_FLAG in os.environ.get('XLA_FLAGS', '')
+      or os.environ.get('JAX_NUM_CPU_DEVICES')
+      or jax.config.jax_num_cpu_devices != -1):
+    return None
+  cores = (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
+           else os.cpu_count() or 1)
+  jax.config.update('jax_num_cpu_devices', cores)
+  return cores
 
 
 def resolve_num_devices(requested: int = 0) -> int:
