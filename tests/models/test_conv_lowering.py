@@ -1,32 +1,19 @@
 """The matmul (im2col) conv equals ``lax.conv_general_dilated`` forward and
 backward, on the conv shapes of every registered model."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxprune import models
-from jaxprune.models import conv_lowering, layers
+from jaxprune.models import conv_inventory, conv_lowering
 
 
 def _conv_shapes(name):
   """{(H, W, C_in, k, C_out, stride, padding)} of ``name``'s convs."""
-  spec = models.get_spec(name).bind(10)
-  shapes = set()
-
-  def record(next_fun, args, kwargs, context):
-    mod = context.module
-    if isinstance(mod, layers.Conv) and context.method_name == '__call__':
-      x = args[0]
-      shapes.add((x.shape[1], x.shape[2], x.shape[3], mod.kernel_size,
-                  mod.features, mod.strides, mod.padding))
-    return next_fun(*args, **kwargs)
-
-  with nn.intercept_methods(record):
-    spec.abstract_variables()
-  return sorted(shapes)
+  return sorted(set(conv_inventory.conv_shapes(
+      models.get_spec(name).bind(10))))
 
 
 ALL_SHAPES = sorted({s for name in models.model_names()
@@ -100,3 +87,14 @@ def test_forced_lowering_and_bad_names(monkeypatch):
   with pytest.raises(ValueError, match='unknown conv lowering'):
     conv_lowering.conv2d(jnp.zeros((1, 2, 2, 1)), jnp.zeros((3, 3, 1, 1)),
                          1, 1, 'winograd')
+
+
+def test_lowering_counts_of_vgg16():
+  # VGG-16 on CIFAR: 13 3x3 convs, the last three on 2x2 maps.
+  spec = models.get_spec('vgg16_l1').bind(10)
+  assert [s.h for s in conv_inventory.conv_shapes(spec)] == (
+      [32] * 2 + [16] * 2 + [8] * 3 + [4] * 3 + [2] * 3)
+  assert conv_inventory.lowering_counts(spec, 'cpu') == {
+      'library': 10, 'matmul': 3}
+  assert conv_inventory.lowering_counts(spec, 'gpu') == {
+      'library': 13, 'matmul': 0}
