@@ -51,6 +51,10 @@ def get_config() -> ml_collections.ConfigDict:
       # Synchronised BN: batch statistics of the global batch (like one
       # device); False keeps per-device statistics (like DataParallel).
       sync_bn=True,
+      # Compute dtype of activations, convs and matmuls in the train/eval
+      # steps: 'float32' or 'bfloat16' (GPU/TPU mixed precision; params,
+      # optimizer state and BN statistics stay float32).
+      dtype='float32',
       # '' trains the dense model; else a jaxprune run or stage directory,
       # or an official PyTorch checkpoint (.pt/.pth/.tar/.npz) to load.
       pretrained=''))

@@ -44,6 +44,7 @@ from jaxprune import models
 from jaxprune import pruning
 from jaxprune import results as results_lib
 from jaxprune import tree as tree_lib
+from jaxprune.models import precision
 from jaxprune.training import checkpoint as ckpt_lib
 from jaxprune.training import devices
 from jaxprune.training import loop
@@ -99,6 +100,7 @@ def _check_common(config, num_devices: int) -> None:
   if widths is not None:
     spec.validate_widths(widths)
   data_lib.check_data_config(config.data, num_devices)
+  precision.check_compute_dtype(config.model.dtype)
   o = config.optim
   if o.epochs <= 0:
     raise ValueError(f'config.optim.epochs must be positive, got {o.epochs}')
@@ -210,8 +212,9 @@ class RunContext:
 
   def module(self, spec):
     """``spec``'s module for the steps (BN synchronised if configured)."""
-    return spec.module(step_lib.AXIS_NAME if self.config.model.sync_bn
-                       else None)
+    return precision.with_compute_dtype(
+        spec.module(step_lib.AXIS_NAME if self.config.model.sync_bn
+                    else None), self.config.model.dtype)
 
   def count(self, spec, masks=None) -> flops_lib.Counts:
     """Params and FLOPs of ``spec``'s model (non-zeros only with masks)."""

@@ -33,6 +33,7 @@ def test_create_binds_the_model_to_the_data_and_writes_the_manifest(tmp_path):
     ({'data.batch_size': 60}, 'does not divide over 8 devices'),
     ({'optim.schedule': 'linear'}, 'unknown schedule'),
     ({'optim.epochs': 0}, 'epochs must be positive'),
+    ({'model.dtype': 'float16'}, "unknown compute dtype 'float16'"),
     ({'num_devices': 9}, 'only 8 local devices'),
     ({'data.name': 'image_folder', 'data.path': '/nonexistent/folder'},
      '/nonexistent/folder'),
