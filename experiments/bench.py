@@ -1,13 +1,25 @@
-"""Throughput of the pmap-ed steps for a model and batch size, as JSON.
+"""Throughput of the pmap-ed steps for models and batch sizes, as JSON.
 
-    python -m experiments.bench --model=resnet56 --batch_sizes=64,256 \
+    python -m experiments.bench --models=resnet32_jackpot,vgg16_l1 \
+        --batch_sizes=64 --modes=train,search --reference=torch \
         --output=experiments/results/bench_cpu.json
 
 Modes: 'train' (dense train step), 'masked' (masked train step), 'eval', and
-'search' (the Lottery-Jackpot score-search step at 90% sparsity). Each mode
-reports compile time, ms/step (median of timed steps), images/s and peak
-device memory where the backend reports it. Data are synthetic uint8 images
-held on the device, so the figures measure the step, not the input pipeline.
+'search' (the Lottery-Jackpot score-search step at 90% sparsity). Each row
+gives compile time, ms/step (median of timed steps), images/s, peak device
+memory where the backend reports it, the step's FLOPs (Rethinking
+convention, x3 for a train step) and the achieved TFLOP/s, with its fraction
+of the device's bf16 peak where the device is known (GPU/TPU), and how many
+convs got each lowering (:mod:`jaxprune.models.conv_lowering`). Data are
+synthetic uint8 images held on the device, so the figures measure the step,
+not the input pipeline.
+
+On CPU the bench, like the launcher, uses one XLA device per core unless
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` says otherwise.
+``--reference=torch`` times a plain PyTorch implementation of the same model
+and step (:mod:`experiments.torch_reference`, the ``torch`` extra) in the same
+run and adds ``torch_ms_per_step`` and ``speed_vs_torch`` (torch time over
+jaxprune time: above 1 means jaxprune is faster).
 """
 
 import json
@@ -22,9 +34,13 @@ import jax
 import numpy as np
 
 from jaxprune import data as data_lib
+from jaxprune import flops as flops_lib
 from jaxprune import jackpot
 from jaxprune import models
 from jaxprune import pruning
+from jaxprune.models import conv_inventory
+from jaxprune.models import conv_lowering
+from jaxprune.models import precision
 from jaxprune.training import devices
 from jaxprune.training import optim
 from jaxprune.training import step as step_lib
@@ -34,7 +50,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Flags of the command line only (importing the module defines none)."""
-  flags.DEFINE_string('model', 'resnet56', 'Registered model name.')
+  flags.DEFINE_list('models', ['resnet56'], 'Registered model names.')
   flags.DEFINE_list('batch_sizes', ['64', '256'], 'Global batch sizes.')
   flags.DEFINE_list('modes', ['train', 'eval'],
                     'Any of train, masked, eval, search.')
@@ -42,6 +58,46 @@ def define_flags():
   flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
   flags.DEFINE_integer('num_classes', 10, 'Classes of the synthetic data.')
   flags.DEFINE_string('output', '', 'JSON file to write (default: stdout only).')
+  flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'],
+                    'Compute dtype of the steps (jaxprune.models.precision).')
+  flags.DEFINE_enum('reference', '', ['', 'torch'],
+                    'Also time a plain PyTorch implementation of the same '
+                    'model and step, in the same run.')
+
+
+MODES = ('train', 'masked', 'eval', 'search')
+# Dense bf16 peak TFLOP/s per chip, by a substring of ``device_kind``
+# (vendor data sheets; SXM parts for NVIDIA). Unknown devices: no fraction.
+BF16_PEAK_TFLOPS = (
+    ('H200', 989.0), ('H100', 989.0), ('A100', 312.0), ('L40S', 362.0),
+    ('A10', 125.0), ('L4', 121.0), ('V100', 125.0),
+    ('TPU v6', 918.0), ('TPU v5p', 459.0), ('TPU v5 lite', 197.0),
+    ('TPU v5e', 197.0), ('TPU v4', 275.0), ('TPU v3', 123.0))
+
+
+def bf16_peak_tflops(device) -> float | None:
+  """The device's dense bf16 peak, or None for CPUs and unknown kinds."""
+  if device.platform == 'cpu':
+    return None
+  return next((peak for kind, peak in BF16_PEAK_TFLOPS
+               if kind.lower() in device.device_kind.lower()), None)
+
+
+def check_args(model_names, modes, batch_sizes, n_dev):
+  """One-line errors for bad flags, before anything is built or compiled."""
+  conv_lowering.forced_lowering()
+  known = models.model_names()
+  bad = [m for m in model_names if m not in known]
+  if bad:
+    raise ValueError(f'unknown model(s) {bad}; registered: {", ".join(known)}')
+  bad = [m for m in modes if m not in MODES]
+  if bad:
+    raise ValueError(f'unknown mode(s) {bad}; use any of {", ".join(MODES)}')
+  for bs in batch_sizes:
+    if not str(bs).isdigit() or int(bs) <= 0 or int(bs) % n_dev:
+      raise ValueError(f'batch size {bs!r} must be a positive multiple of the '
+                       f'{n_dev} devices (set XLA_FLAGS=--xla_force_host_'
+                       'platform_device_count=N on CPU)')
 
 
 def synthetic_dataset(input_shape, num_classes, n):
@@ -101,9 +157,10 @@ def train_setup(mode, spec, variables, tx, steps_per_epoch):
   raise ValueError(f'unknown mode {mode!r}')
 
 
-def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
+def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
+              dtype='float32'):
   spec = models.get_spec(model_name).bind(num_classes)
-  model = spec.module(step_lib.AXIS_NAME)
+  model = precision.with_compute_dtype(spec.module(step_lib.AXIS_NAME), dtype)
   n_dev = jax.local_device_count()
   ds = synthetic_dataset(spec.input_shape, num_classes,
                          max(2 * batch_size, 512))
@@ -138,28 +195,62 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes):
       holder[0], metrics = p(holder[0], train_data, ids, context)
       return metrics
   compile_s, step_s = time_calls(call, steps, warmup)
+  step_flops = (1 if mode == 'eval' else 3) * batch_size * flops_lib.count(
+      spec.module(), spec.input_shape).flops
+  tflops = step_flops / step_s / 1e12
+  peak = bf16_peak_tflops(jax.local_devices()[0])
   return {'model': model_name, 'mode': mode, 'batch_size': batch_size,
+          'dtype': dtype, 'devices': n_dev, 'per_device_batch': batch_size // n_dev,
           'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
           'images_per_s': round(batch_size / step_s, 1),
-          'peak_memory_bytes': peak_memory()}
+          'peak_memory_bytes': peak_memory(),
+          'step_flops': step_flops, 'tflops_per_s': round(tflops, 4),
+          'bf16_peak_fraction': round(tflops / peak, 4) if peak else None,
+          'conv_lowering': conv_inventory.lowering_counts(
+              spec, jax.default_backend())}
+
+
+def add_reference(row, steps, warmup, num_classes):
+  """Times the plain PyTorch step of ``row``'s model and mode into ``row``."""
+  from experiments import torch_reference  # pylint: disable=g-import-not-at-top
+  ref = torch_reference.time_step(row['model'], row['mode'], row['batch_size'],
+                                  steps, warmup, num_classes)
+  row.update(torch_ms_per_step=ref['ms_per_step'],
+             torch_compile_s=ref['compile_s'], torch_threads=ref['threads'],
+             torch_version=ref['torch'],
+             speed_vs_torch=round(ref['ms_per_step'] / row['ms_per_step'], 3))
+  return row
 
 
 def main(argv):
   del argv
+  devices.one_cpu_device_per_core()  # before anything starts a backend
   dev = jax.local_devices()[0]
+  try:
+    check_args(FLAGS.models, FLAGS.modes, FLAGS.batch_sizes,
+               jax.local_device_count())
+    if FLAGS.reference and FLAGS.modes:
+      from experiments import torch_reference  # pylint: disable=g-import-not-at-top
+      torch_reference.check_available(FLAGS.models, FLAGS.modes)
+  except (ValueError, RuntimeError) as e:
+    raise app.UsageError(str(e))
   rows = []
-  for bs in FLAGS.batch_sizes:
-    for mode in FLAGS.modes:
-      row = bench_one(FLAGS.model, int(bs), mode, FLAGS.steps, FLAGS.warmup,
-                      FLAGS.num_classes)
-      print(json.dumps(row), flush=True)
-      rows.append(row)
+  for model_name in FLAGS.models:
+    for bs in FLAGS.batch_sizes:
+      for mode in FLAGS.modes:
+        row = bench_one(model_name, int(bs), mode, FLAGS.steps, FLAGS.warmup,
+                        FLAGS.num_classes, FLAGS.dtype)
+        if FLAGS.reference == 'torch':
+          add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
   report = {'machine': {'device_kind': dev.device_kind,
                         'platform': dev.platform,
                         'device_count': jax.local_device_count(),
                         'host_cpus': os.cpu_count(),
                         'processor': platform.processor() or platform.machine(),
-                        'jax': jax.__version__},
+                        'jax': jax.__version__,
+                        'conv_lowering_forced': conv_lowering.forced_lowering()},
             'results': rows}
   if FLAGS.output:
     existing = []

@@ -1,8 +1,11 @@
 """The benchmark runs every mode and reports sane figures."""
 
+import jax
 import pytest
 
 from experiments import bench
+from jaxprune import flops
+from jaxprune import models
 
 
 @pytest.mark.parametrize('mode', ['train', 'masked', 'search', 'eval'])
@@ -12,3 +15,38 @@ def test_bench_modes(mode):
   assert row['mode'] == mode and row['batch_size'] == 16
   assert row['ms_per_step'] > 0 and row['images_per_s'] > 0
   assert row['compile_s'] > 0
+  assert row['devices'] == jax.local_device_count()
+  assert row['per_device_batch'] * row['devices'] == 16
+  spec = models.get_spec('digits_cnn').bind(10)
+  per_image = flops.count(spec.module(), spec.input_shape).flops
+  assert row['step_flops'] == (1 if mode == 'eval' else 3) * 16 * per_image
+  assert row['bf16_peak_fraction'] is None  # CPU: no bf16 peak
+  assert sum(row['conv_lowering'].values()) == 4  # the digits CNN's convs
+
+
+def test_bench_bfloat16_train_step():
+  row = bench.bench_one('digits_cnn', 16, 'train', steps=1, warmup=0,
+                        num_classes=10, dtype='bfloat16')
+  assert row['dtype'] == 'bfloat16' and row['ms_per_step'] > 0
+
+
+def test_bench_rejects_bad_flags_in_one_line():
+  with pytest.raises(ValueError, match='unknown model'):
+    bench.check_args(['resnet57'], ['train'], ['64'], 1)
+  with pytest.raises(ValueError, match='unknown mode'):
+    bench.check_args(['resnet56'], ['trian'], ['64'], 1)
+  with pytest.raises(ValueError, match='multiple of the 8 devices'):
+    bench.check_args(['resnet56'], ['train'], ['60'], 8)
+
+
+class _Device:
+
+  def __init__(self, platform, kind):
+    self.platform, self.device_kind = platform, kind
+
+
+def test_bf16_peaks():
+  assert bench.bf16_peak_tflops(_Device('gpu', 'NVIDIA H100 80GB HBM3')) == 989
+  assert bench.bf16_peak_tflops(_Device('tpu', 'TPU v5 lite')) == 197
+  assert bench.bf16_peak_tflops(_Device('gpu', 'NVIDIA Quadro K1')) is None
+  assert bench.bf16_peak_tflops(_Device('cpu', 'cpu')) is None
