@@ -60,6 +60,9 @@ def define_flags():
   flags.DEFINE_string('output', '', 'JSON file to write (default: stdout only).')
   flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'],
                     'Compute dtype of the steps (jaxprune.models.precision).')
+  flags.DEFINE_integer('seeds_in_parallel', 0,
+                       'N >= 1: N runs in one vmap-ed train/search step '
+                       '(images/s counts all N).')
   flags.DEFINE_enum('reference', '', ['', 'torch'],
                     'Also time a plain PyTorch implementation of the same '
                     'model and step, in the same run.')
@@ -158,7 +161,9 @@ def train_setup(mode, spec, variables, tx, steps_per_epoch):
 
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
-              dtype='float32'):
+              dtype='float32', seeds_in_parallel=0):
+  """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
+  train-like mode in one vmap-ed step (``batch_size`` examples each)."""
   spec = models.get_spec(model_name).bind(num_classes)
   model = precision.with_compute_dtype(spec.module(step_lib.AXIS_NAME), dtype)
   n_dev = jax.local_device_count()
@@ -188,21 +193,31 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
                                           source.steps_per_epoch)
     p = step_lib.pmap_train_step(model=model, tx=tx,
                                  model_params=model_params,
-                                 prepare_batch=source.prepare_batch)
+                                 prepare_batch=source.prepare_batch,
+                                 seeds_in_parallel=seeds_in_parallel)
+    if seeds_in_parallel:
+      n = seeds_in_parallel
+      state = step_lib.stack_runs([state] * n)
+      ids = jax.tree.map(lambda x: np.stack([x] * n, axis=1), ids)
+      context = devices.replicate(step_lib.stack_runs(
+          [{'epoch': np.int32(0), 'aug_rng': jax.random.key(1 + 2 * i),
+            'rng': jax.random.key(2 + 2 * i)} for i in range(n)]), n_dev)
     holder = [devices.replicate(state, n_dev)]
 
     def call():
       holder[0], metrics = p(holder[0], train_data, ids, context)
       return metrics
   compile_s, step_s = time_calls(call, steps, warmup)
-  step_flops = (1 if mode == 'eval' else 3) * batch_size * flops_lib.count(
-      spec.module(), spec.input_shape).flops
+  runs = max(seeds_in_parallel, 1)
+  step_flops = (1 if mode == 'eval' else 3) * runs * batch_size * (
+      flops_lib.count(spec.module(), spec.input_shape).flops)
   tflops = step_flops / step_s / 1e12
   peak = bf16_peak_tflops(jax.local_devices()[0])
   return {'model': model_name, 'mode': mode, 'batch_size': batch_size,
           'dtype': dtype, 'devices': n_dev, 'per_device_batch': batch_size // n_dev,
           'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
-          'images_per_s': round(batch_size / step_s, 1),
+          'seeds_in_parallel': seeds_in_parallel,
+          'images_per_s': round(runs * batch_size / step_s, 1),
           'peak_memory_bytes': peak_memory(),
           'step_flops': step_flops, 'tflops_per_s': round(tflops, 4),
           'bf16_peak_fraction': round(tflops / peak, 4) if peak else None,
@@ -229,6 +244,10 @@ def main(argv):
   try:
     check_args(FLAGS.models, FLAGS.modes, FLAGS.batch_sizes,
                jax.local_device_count())
+    if FLAGS.seeds_in_parallel < 0 or (FLAGS.seeds_in_parallel and (
+        'eval' in FLAGS.modes or FLAGS.reference)):
+      raise ValueError('--seeds_in_parallel must be >= 0, and N >= 1 times '
+                       'train, masked and search modes without --reference')
     if FLAGS.reference and FLAGS.modes:
       from experiments import torch_reference  # pylint: disable=g-import-not-at-top
       torch_reference.check_available(FLAGS.models, FLAGS.modes)
@@ -239,7 +258,8 @@ def main(argv):
     for bs in FLAGS.batch_sizes:
       for mode in FLAGS.modes:
         row = bench_one(model_name, int(bs), mode, FLAGS.steps, FLAGS.warmup,
-                        FLAGS.num_classes, FLAGS.dtype)
+                        FLAGS.num_classes, FLAGS.dtype,
+                        FLAGS.seeds_in_parallel)
         if FLAGS.reference == 'torch':
           add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
         print(json.dumps(row), flush=True)

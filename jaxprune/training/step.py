@@ -150,11 +150,29 @@ def eval_step_body(state: TrainState, data, inputs, *, model,
   return sums
 
 
-def pmap_train_step(**static) -> Callable:
-  """``jax.pmap`` of :func:`train_step_body`; only ``inputs`` is split."""
+def pmap_train_step(*, seeds_in_parallel: int = 0, **static) -> Callable:
+  """``jax.pmap`` of :func:`train_step_body`; only ``inputs`` is split.
+
+  Args:
+    seeds_in_parallel: 0 for one run. N >= 1 trains N independent runs in
+      one compiled step: the body is ``jax.vmap``-ed over a leading seed
+      axis of the state (each run's own params, batch statistics and
+      optimizer state, stacked), of this device's ``inputs`` (each run's
+      own examples: ``(devices, N, per-device batch)``) and of ``context``
+      (each run's own rngs), and the metrics come back with that axis. The
+      collectives stay per run: vmap batches them.
+    **static: see :func:`train_step_body`.
+  """
   fn = functools.partial(train_step_body, **static)
+  if seeds_in_parallel:
+    fn = jax.vmap(fn, in_axes=(0, None, 0, 0))
   return jax.pmap(fn, axis_name=AXIS_NAME, in_axes=(None, None, 0, None),
                   out_axes=(None, None))
+
+
+def stack_runs(trees):
+  """Stacks N per-run pytrees (states, contexts) on a new leading axis."""
+  return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
 def pmap_eval_step(**static) -> Callable:

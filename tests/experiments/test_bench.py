@@ -30,6 +30,15 @@ def test_bench_bfloat16_train_step():
   assert row['dtype'] == 'bfloat16' and row['ms_per_step'] > 0
 
 
+def test_bench_seeds_in_parallel_counts_every_run():
+  one = bench.bench_one('digits_cnn', 16, 'search', steps=1, warmup=0,
+                        num_classes=10)
+  three = bench.bench_one('digits_cnn', 16, 'search', steps=1, warmup=0,
+                          num_classes=10, seeds_in_parallel=3)
+  assert three['seeds_in_parallel'] == 3
+  assert three['step_flops'] == 3 * one['step_flops']
+
+
 def test_bench_rejects_bad_flags_in_one_line():
   with pytest.raises(ValueError, match='unknown model'):
     bench.check_args(['resnet57'], ['train'], ['64'], 1)
