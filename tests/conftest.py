@@ -19,8 +19,13 @@ import pytest  # noqa: E402
 # Many tests compile the same small programs; a persistent cache shares them
 # (also across the module boundaries where _release_compiled_programs drops
 # the in-memory ones).
+# Under pytest-xdist each worker has a cache of its own: JAX writes entries in
+# place, and a worker reading another's half-written entry would crash.
+WORKER_SUFFIX = ('_' + os.environ['PYTEST_XDIST_WORKER']
+                 if os.environ.get('PYTEST_XDIST_WORKER') else '')
 jax.config.update('jax_compilation_cache_dir',
-                  os.path.join(tempfile.gettempdir(), 'jaxprune_test_jit_cache'))
+                  os.path.join(tempfile.gettempdir(),
+                               'jaxprune_test_jit_cache' + WORKER_SUFFIX))
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 
 # ---- data fixtures (jaxprune.data) below --------------------------------

@@ -32,7 +32,9 @@ TIMING = ('wall_time_s', 'images_per_sec', 'epoch_time_s')
 # writing one leaves a truncated file that crashes whoever reads it next
 # (a segfault in deserialisation): only the uninterrupted reference run
 # writes entries; the trials that get killed, and their resumes, only read.
-CACHE = os.path.join(tempfile.gettempdir(), 'jaxprune_test_fault_jit_cache')
+CACHE = os.path.join(tempfile.gettempdir(), 'jaxprune_test_fault_jit_cache' + (
+    '_' + os.environ['PYTEST_XDIST_WORKER']
+    if os.environ.get('PYTEST_XDIST_WORKER') else ''))
 WRITER_ENV = dict(os.environ, XLA_FLAGS='', JAX_COMPILATION_CACHE_DIR=CACHE)
 READER_ENV = dict(WRITER_ENV, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='1e9')
 

@@ -16,7 +16,8 @@ def _dtypes(tree):
   return {str(a.dtype) for a in jax.tree.leaves(tree)}
 
 
-@pytest.mark.parametrize('name', ['digits_cnn', 'resnet20', 'vgg16_l1'])
+# One residual BN model; the digits CNN is trained in bf16 below.
+@pytest.mark.parametrize('name', ['resnet20'])
 def test_bfloat16_model_is_close_to_float32_with_float32_state(name):
   spec = models.get_spec(name).bind(10)
   variables = spec.init(jax.random.key(0))
