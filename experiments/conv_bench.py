@@ -64,16 +64,13 @@ def time_conv(shape: conv_inventory.ConvShape, batch: int, steps: int):
 
 
 def profile_model(name: str, batch: int, steps: int) -> dict:
-  spec = models.get_spec(name).bind(1000 if name.startswith(
-      ('resnet50', 'resnet34', 'vgg16_imagenet', 'vgg16_bn', 'vgg11')) else 10)
+  spec = models.get_spec(name).bind(10)  # the class count moves no conv
   calls = collections.Counter(conv_inventory.conv_shapes(spec))
   backend = jax.default_backend()
   rows, totals = [], collections.Counter()
   for shape, n in calls.items():
     times = time_conv(shape, batch, steps)
-    chosen = conv_lowering.conv_lowering(
-        backend, (batch, shape.h, shape.w, shape.cin),
-        (shape.k, shape.k, shape.cin, shape.cout), shape.stride, shape.padding)
+    chosen = conv_inventory.lowering_of(shape, backend)
     rows.append({'shape': shape._asdict(), 'calls': n, 'chosen': chosen,
                  **{f'{low}_ms': t for low, t in times.items()}})
     for low, (f, fb) in times.items():
@@ -88,6 +85,10 @@ def profile_model(name: str, batch: int, steps: int) -> dict:
 
 def main(argv):
   del argv
+  unknown = [m for m in FLAGS.models if m not in models.model_names()]
+  if unknown or FLAGS.batch <= 0 or FLAGS.steps <= 0:
+    raise app.UsageError(f'unknown model(s) {unknown}' if unknown else
+                         '--batch and --steps must be positive')
   jax.config.update('jax_num_cpu_devices', 1)
   report = [profile_model(m, FLAGS.batch, FLAGS.steps) for m in FLAGS.models]
   for r in report:

@@ -65,6 +65,8 @@ import time
 import types
 from typing import Any
 
+from jaxprune import models
+
 NO_TORCH = '--reference=torch needs PyTorch: pip install jaxprune[torch]'
 
 MODELS = ('resnet20', 'resnet32', 'resnet56', 'resnet110', 'resnet32_jackpot',
@@ -79,16 +81,21 @@ INPUT_SHAPES = {name: _CIFAR for name in MODELS}
 INPUT_SHAPES.update(resnet34=_IMAGENET, resnet50=_IMAGENET,
                     digits_cnn=(1, 8, 8))
 
-M = 'M'
-VGG16_CFG = (64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M,
-             512, 512, 512)
-VGG19_CFG = (64, 64, M, 128, 128, M, 256, 256, 256, 256, M, 512, 512, 512,
-             512, M, 512, 512, 512, 512)
-VGG19_JACKPOT_CFG = VGG19_CFG + (M,)
-DIGITS_CFG = (32, 32, M, 64, 64)
-CIFAR_DEPTHS = {'resnet20': 20, 'resnet32': 32, 'resnet56': 56,
-                'resnet110': 110}
+M = 'M'  # a VGG max-pool in a width config
+CIFAR_RESNETS = ('resnet20', 'resnet32', 'resnet56', 'resnet110')
 IMAGENET_BLOCKS = (3, 4, 6, 3)
+
+
+def _widths(name: str, num_classes: int):
+  """The registered jaxprune model's default width config: the reference is
+  built from the same widths (VGG cfgs, CIFAR ResNet stages and blocks)."""
+  return models.get_spec(name).default_widths(num_classes)
+
+
+def _cifar_resnet(lib, name: str, num_classes: int, shortcut: str):
+  widths = _widths(name, num_classes)
+  return lib.CifarResNet(len(widths['block_widths'][0]),
+                         tuple(widths['stage_widths']), num_classes, shortcut)
 
 
 def _require_torch():
@@ -411,26 +418,25 @@ def build_model(name: str, num_classes: int):
   check_model(name)
   _check_count(num_classes, 'num_classes', 1)
   lib = _lib()
-  if name in CIFAR_DEPTHS:
-    model = lib.CifarResNet((CIFAR_DEPTHS[name] - 2) // 6, (16, 32, 64),
-                            num_classes, 'avgpool')
-    return _init(model)
+  if name in CIFAR_RESNETS:
+    return _init(_cifar_resnet(lib, name, num_classes, 'avgpool'))
   if name == 'resnet32_jackpot':
-    return lib.CifarResNet(5, (32, 64, 128), num_classes, 'stride')
+    return _cifar_resnet(lib, name, num_classes, 'stride')
+  cfg = (tuple(_widths(name, num_classes))
+         if name.startswith(('vgg', 'digits')) else None)
   if name == 'vgg16_l1':
-    return _init(lib.CifarVGG(VGG16_CFG, num_classes, 'l1'), bn_scale=0.5,
+    return _init(lib.CifarVGG(cfg, num_classes, 'l1'), bn_scale=0.5,
                  linear_std=0.01, bn1d_uniform=True)
   if name == 'vgg19_slim':
-    return _init(lib.CifarVGG(VGG19_CFG, num_classes, 'linear'),
+    return _init(lib.CifarVGG(cfg, num_classes, 'linear'),
                  bn_scale=0.5, linear_std=0.01)
   if name == 'vgg19_wl':
-    return _init(lib.CifarVGG(VGG19_CFG, num_classes, 'linear',
-                              conv_bias=True),
+    return _init(lib.CifarVGG(cfg, num_classes, 'linear', conv_bias=True),
                  conv='fan_in', linear_std=0.01)
   if name == 'vgg19_jackpot':
-    return lib.JackpotVGG(VGG19_JACKPOT_CFG, num_classes)
+    return lib.JackpotVGG(cfg, num_classes)
   if name == 'digits_cnn':
-    return _init(lib.DigitsCNN(DIGITS_CFG, num_classes), linear_std=0.01)
+    return _init(lib.DigitsCNN(cfg, num_classes), linear_std=0.01)
   return _init(lib.ImageNetResNet(name == 'resnet50', num_classes))
 
 

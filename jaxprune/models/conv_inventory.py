@@ -47,12 +47,16 @@ def conv_shapes(spec: ModelSpec) -> list[ConvShape]:
   return shapes
 
 
+def lowering_of(shape: ConvShape, backend: str) -> str:
+  """The lowering ``conv2d`` picks for ``shape`` on ``backend`` (the choice
+  does not depend on the batch size)."""
+  return conv_lowering.conv_lowering(
+      backend, (1, shape.h, shape.w, shape.cin),
+      (shape.k, shape.k, shape.cin, shape.cout), shape.stride, shape.padding)
+
+
 def lowering_counts(spec: ModelSpec, backend: str) -> dict[str, int]:
-  """``{lowering: number of conv calls}`` of ``spec``'s model on ``backend``
-  (the choice does not depend on the batch size)."""
-  counts = collections.Counter(
-      conv_lowering.conv_lowering(backend, (1, s.h, s.w, s.cin),
-                                  (s.k, s.k, s.cin, s.cout), s.stride,
-                                  s.padding)
-      for s in conv_shapes(spec))
+  """``{lowering: number of conv calls}`` of ``spec``'s model on ``backend``."""
+  counts = collections.Counter(lowering_of(s, backend)
+                               for s in conv_shapes(spec))
   return {name: counts.get(name, 0) for name in conv_lowering.LOWERINGS}

@@ -54,9 +54,6 @@ class ComputeDtypeModel:
       return jax.tree.map(lambda a: a.astype(jnp.float32), y), new_vars
     return jax.tree.map(lambda a: a.astype(jnp.float32), out)
 
-  def init(self, *args, **kwargs):
-    return self.model.init(*args, **kwargs)
-
 
 def with_compute_dtype(model, dtype: str = 'float32'):
   """``model`` itself for float32, else a :class:`ComputeDtypeModel`."""
