@@ -23,6 +23,7 @@ from jaxprune import reporting
 from jaxprune import studies
 from jaxprune.models import conv_lowering
 from jaxprune.training import devices
+from jaxprune.training import distributed
 from jaxprune.training import preemption
 
 FLAGS = flags.FLAGS
@@ -45,17 +46,23 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
-  devices.one_cpu_device_per_core()  # before anything starts a backend
-  try:
-    conv_lowering.forced_lowering()
-  except ValueError as e:
-    sys.exit(f'error: {e}')
-  logging.info('JAX devices: %s', jax.local_devices())
   try:
     config = FLAGS.config  # a missing file is reported here, lazily
     study = config.study
   except Exception as e:  # pylint: disable=broad-except
     sys.exit(_config_error(e))
+  try:
+    # Both before anything starts a backend.
+    processes = distributed.initialize(config.distributed)
+    devices.one_cpu_device_per_core()
+    conv_lowering.forced_lowering()
+  except ValueError as e:
+    sys.exit(f'error: {e}')
+  if not distributed.is_writer():  # process 0 logs for the run
+    logging.set_verbosity(logging.WARNING)
+  logging.info('JAX devices: %d local, %d over %d process(es): %s',
+               jax.local_device_count(), jax.device_count(), processes,
+               jax.local_devices())
   try:
     # Leaves the signals ignored: a finished study has nothing to save.
     with preemption.watch_signals(on_exit=signal.SIG_IGN):
@@ -65,7 +72,8 @@ def main(argv):
     sys.exit(preemption.EXIT_PREEMPTED)
   except (ValueError, OSError) as e:  # bad input, full disk: one line
     sys.exit(f'error: {_one_line(e)}')
-  print(reporting.summary_text(results))
+  if distributed.is_writer():
+    print(reporting.summary_text(results))
 
 
 def _one_line(e: BaseException) -> str:

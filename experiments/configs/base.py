@@ -23,6 +23,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.seed = 0
   config.seeds = 1  # rethinking: independent runs (seed, seed + 1, ...)
   config.num_devices = 0  # 0: every local device
+  # How the step is mapped over the devices: 'pmap' or 'shard_map' (jit of
+  # shard_map over a one-axis mesh); both give the same results.
+  config.parallel = 'pmap'
+  # 'auto': join the cluster the environment describes (JAX_COORDINATOR_
+  # ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, a TPU pod, SLURM); one
+  # process otherwise. 'off': always one process.
+  config.distributed = 'auto'
   config.checkpoint_every_epochs = 1
   # Also inside an epoch, every this many steps: 0 never, -1 auto (1000 for
   # streamed data, whose epochs are long; never for array data).

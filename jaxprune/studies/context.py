@@ -47,8 +47,10 @@ from jaxprune import tree as tree_lib
 from jaxprune.models import precision
 from jaxprune.training import checkpoint as ckpt_lib
 from jaxprune.training import devices
+from jaxprune.training import distributed
 from jaxprune.training import loop
 from jaxprune.training import optim
+from jaxprune.training import parallel as parallel_lib
 from jaxprune.training import step as step_lib
 
 IMPORTABLE_SUFFIXES = ('.pt', '.pth', '.tar', '.npz')
@@ -101,6 +103,10 @@ def _check_common(config, num_devices: int) -> None:
     spec.validate_widths(widths)
   data_lib.check_data_config(config.data, num_devices)
   precision.check_compute_dtype(config.model.dtype)
+  parallel_lib.check_mode(config.parallel)
+  if config.distributed not in distributed.MODES:
+    raise ValueError(f'config.distributed must be one of '
+                     f'{distributed.MODES}, got {config.distributed!r}')
   o = config.optim
   if o.epochs <= 0:
     raise ValueError(f'config.optim.epochs must be positive, got {o.epochs}')
@@ -151,6 +157,7 @@ class RunContext:
     self.workdir = workdir
     self.study = study
     self.num_devices = num_devices
+    self.parallel = parallel_lib.Parallel(config.parallel, num_devices)
     self.dataset = dataset
     self.source = source
     self.spec = spec
@@ -165,11 +172,17 @@ class RunContext:
              ) -> RunContext:
     """Checks, loads and binds everything (module docstring, steps 1-5)."""
     ckpt_lib.check_run(workdir, study, config_to_dict(config))
+    distributed.check_processes_agree(config_to_dict(config), workdir)
     num_devices = devices.resolve_num_devices(config.num_devices)
     _check_common(config, num_devices)
     if check_config is not None:
       check_config(config)
     dataset = _load_dataset(config, num_devices)
+    if jax.process_count() > 1 and isinstance(dataset, data_lib.StreamingData):
+      raise ValueError(
+          f'dataset {config.data.name!r} is streamed; a streamed dataset is '
+          'not split over processes yet: run it in one process (the array '
+          'datasets digits, cifar10 and cifar100 run over several)')
     source = data_lib.make_source(config.data, dataset,
                                   num_devices=num_devices, seed=config.seed)
     spec = models.get_spec(config.model.name).bind(
@@ -305,7 +318,7 @@ class RunContext:
   def evaluate(self, spec, variables, masks=None) -> dict[str, float]:
     """Test metrics of fixed variables (params masked by ``masks``)."""
     return loop.evaluate_params(self.module(spec), self.source, variables,
-                                masks)
+                                masks, parallel=self.parallel)
 
   def checkpoint_every_steps(self, source) -> int:
     """``config.checkpoint_every_steps``; -1 means 1000 for streamed data
@@ -380,7 +393,8 @@ class RunContext:
         checkpoint_every=self.config.checkpoint_every_epochs,
         checkpoint_every_steps=self.checkpoint_every_steps(source),
         keep_checkpoints=self.config.keep_checkpoints,
-        tensorboard=self.config.tensorboard, after_epoch=after_epoch)
+        tensorboard=self.config.tensorboard, after_epoch=after_epoch,
+        parallel=self.parallel)
     host = jax.device_get(fitted.state)
     params = params_of(host) if params_of else host.trainable
     counts = self.count(spec, masks)
@@ -409,12 +423,15 @@ class RunContext:
   # ---- artifacts and results -------------------------------------------------
 
   def save_masks(self, name: str, masks) -> str:
-    """``<workdir>/<name>.npz``: a full mask tree, one array per path."""
+    """``<workdir>/<name>.npz``: a full mask tree, one array per path
+    (written by process 0; every process returns once it is there)."""
     path = os.path.join(self.workdir, f'{name}.npz')
-    tmp = path + '.tmp.npz'
-    np.savez(tmp, **{tree_lib.path_str(p): np.asarray(m, np.uint8)
-                     for p, m in tree_lib.flatten(masks)})
-    os.replace(tmp, path)
+    if distributed.is_writer():
+      tmp = path + '.tmp.npz'
+      np.savez(tmp, **{tree_lib.path_str(p): np.asarray(m, np.uint8)
+                       for p, m in tree_lib.flatten(masks)})
+      os.replace(tmp, path)
+    distributed.barrier(f'saved {path}')
     return path
 
   def load_masks(self, path: str, params) -> Any:

@@ -26,6 +26,7 @@ from jaxprune import tree as tree_lib
 from jaxprune.reporting import overlap as overlap_report
 from jaxprune.studies import context
 from jaxprune.studies import registry
+from jaxprune.training import distributed
 
 
 def check_config(config) -> None:
@@ -78,7 +79,9 @@ def mask_overlap(config, workdir: str) -> dict[str, Any]:
            for name in mo.criteria}
   table = overlap_report.overlap_table(
       {name: only_pruned(m) for name, m in masks.items()}, only_pruned(ref))
-  files = overlap_report.write_overlap_report(table, workdir)
+  # Only process 0 of a multi-process run writes files.
+  files = (overlap_report.write_overlap_report(table, workdir)
+           if distributed.is_writer() else {})
   overall = {name: float(v) for name, v in zip(table.criteria, table.overall)}
   details = {'reference': mo.reference, 'overall': overall,
              'per_layer': table.as_dict(),

@@ -22,6 +22,7 @@ from jaxprune import results as results_lib
 from jaxprune.studies import context
 from jaxprune.studies import registry
 from jaxprune.training import devices
+from jaxprune.training import distributed
 
 
 def _method_configs(config) -> list[tuple[str, Any]]:
@@ -55,7 +56,11 @@ def suite(config, workdir: str) -> dict[str, Any]:
   if config.suite.jackpot:
     dirs.append(os.path.join(workdir, 'jackpot'))
     registry.get_study('jackpot')(config, dirs[-1])
-  report = reporting.write_report(dirs, os.path.join(workdir, 'report'))
+  # Only process 0 of a multi-process run wrote the runs' results and
+  # writes the report.
+  report = (reporting.write_report(dirs, os.path.join(workdir, 'report'))
+            if distributed.is_writer()
+            else {'table': '', 'markdown': '', 'plots': []})
   out = results_lib.make(
       'suite', summary={'report': report['table'], 'runs': dirs},
       stages={}, details={'runs': dirs, 'report_markdown': report['markdown'],

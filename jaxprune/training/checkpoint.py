@@ -24,6 +24,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxprune import tree as tree_lib
+from jaxprune.training import distributed
 
 CHECKPOINT_DIR = 'checkpoints'
 MANIFEST = 'run.json'
@@ -47,11 +48,23 @@ def _dotted(obj, prefix: str = '') -> dict[str, Any]:
   return out
 
 
+# Fields that say how a run is executed, not what it computes: a run may
+# resume with another value (a pmap run under shard_map, one process or
+# several on the same devices).
+EXECUTION_FIELDS = ('parallel', 'distributed')
+
+
+def _is_execution_field(key: str) -> bool:
+  return key in EXECUTION_FIELDS or key in {f'config.{f}'
+                                            for f in EXECUTION_FIELDS}
+
+
 def config_differences(stored: dict, current: dict) -> list[str]:
-  """``'optim.learning_rate: 0.05 -> 0.2'`` for every differing field."""
+  """``'optim.learning_rate: 0.05 -> 0.2'`` for every differing field
+  (except :data:`EXECUTION_FIELDS`)."""
   a, b = _dotted(_canonical(stored)), _dotted(_canonical(current))
   return [f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in sorted(set(a) | set(b))
-          if a.get(k) != b.get(k)]
+          if a.get(k) != b.get(k) and not _is_execution_field(k)]
 
 
 def _refuse(workdir: str, stored: dict, current: dict) -> None:
@@ -93,7 +106,10 @@ def write_run(workdir: str, study: str, config_dict: dict) -> None:
 
 
 def write_json(path: str, obj) -> None:
-  """Writes ``obj`` as JSON atomically (temp file + rename)."""
+  """Writes ``obj`` as JSON atomically (temp file + rename); only process 0
+  of a multi-process run writes."""
+  if not distributed.is_writer():
+    return
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:

@@ -43,8 +43,13 @@ def one_cpu_device_per_core() -> int | None:
 
 
 def resolve_num_devices(requested: int = 0) -> int:
-  """``requested`` local devices (0: all), checked against what exists."""
-  available = jax.local_device_count()
+  """``requested`` devices (0: all), checked against what exists.
+
+  One process: its local devices. Several: every process's, and a run
+  uses all of them.
+  """
+  processes = jax.process_count()
+  available = jax.device_count() if processes > 1 else jax.local_device_count()
   wanted = requested or available
   if (isinstance(requested, bool) or not isinstance(requested, int)
       or requested < 0):
@@ -53,6 +58,9 @@ def resolve_num_devices(requested: int = 0) -> int:
   if wanted > available:
     raise ValueError(f'num_devices={wanted} but only {available} local '
                      'devices exist')
+  if processes > 1 and wanted != available:
+    raise ValueError(f'a run over {processes} processes uses all their '
+                     f'{available} devices; num_devices={wanted} (use 0)')
   return wanted
 
 

@@ -21,8 +21,9 @@ import optax
 
 from jaxprune import masks as masks_lib
 from jaxprune.training import checkpoint as ckpt_lib
-from jaxprune.training import devices
+from jaxprune.training import distributed
 from jaxprune.training import metrics as metrics_lib
+from jaxprune.training import parallel as parallel_lib
 from jaxprune.training import preemption
 from jaxprune.training import step as steps_lib
 
@@ -49,10 +50,13 @@ class FitResult:
             'epochs': len(self.history), 'wall_time_s': self.wall_time_s}
 
 
-def evaluate(p_eval, state, source, eval_data) -> dict[str, float]:
+def evaluate(p_eval, state, source, eval_data,
+             parallel: parallel_lib.Parallel | None = None
+             ) -> dict[str, float]:
+  parallel = parallel or parallel_lib.Parallel('pmap', source.num_devices)
   totals = None
   for inputs in source.eval_inputs():
-    sums = p_eval(state, eval_data, inputs)
+    sums = p_eval(state, eval_data, parallel.feed(parallel.local_rows(inputs)))
     totals = sums if totals is None else jax.tree.map(
         lambda a, b: a + b, totals, sums)
   totals = jax.device_get(totals)
@@ -62,20 +66,22 @@ def evaluate(p_eval, state, source, eval_data) -> dict[str, float]:
           'test_top5': float(totals['correct_top5']) / count}
 
 
-def evaluate_params(model, source, variables, masks=None
+def evaluate_params(model, source, variables, masks=None,
+                    parallel: parallel_lib.Parallel | None = None
                     ) -> dict[str, float]:
   """Test metrics of fixed ``variables`` (params masked by ``masks``)."""
+  parallel = parallel or parallel_lib.Parallel('pmap', source.num_devices)
   params = variables['params']
   if masks is not None:
     params = masks_lib.apply_masks(params, masks)
   state = steps_lib.create_train_state(params, variables['batch_stats'],
                                        optax.identity())
-  state = devices.replicate(state, source.num_devices)
-  _, eval_data = devices.replicate(source.device_data(), source.num_devices)
-  p_eval = steps_lib.pmap_eval_step(model=model,
-                                    model_params=steps_lib.dense_params,
-                                    prepare_batch=source.prepare_batch)
-  return evaluate(p_eval, state, source, eval_data)
+  state = parallel.replicate(state)
+  _, eval_data = parallel.replicate(source.device_data())
+  p_eval = parallel.eval_step(model=model,
+                              model_params=steps_lib.dense_params,
+                              prepare_batch=source.prepare_batch)
+  return evaluate(p_eval, state, source, eval_data, parallel)
 
 
 @dataclasses.dataclass
@@ -113,8 +119,8 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
         learning_rate_fn: Callable[[int], Any] | None = None,
         checkpoint_every: int = 1, checkpoint_every_steps: int = 0,
         keep_checkpoints: int = 2, tensorboard: bool = True,
-        after_epoch: Callable[[int, steps_lib.TrainState], dict] | None = None
-        ) -> FitResult:
+        after_epoch: Callable[[int, steps_lib.TrainState], dict] | None = None,
+        parallel: parallel_lib.Parallel | None = None) -> FitResult:
   """Trains ``state`` for ``epochs`` epochs, resuming from ``workdir``.
 
   Checkpoints are numbered by optimizer step. Besides every
@@ -143,6 +149,8 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
     keep_checkpoints: how many of the newest checkpoints to keep.
     tensorboard: write TensorBoard events beside metrics.jsonl.
     after_epoch: optional hook returning extra scalars to log for an epoch.
+    parallel: how the step is mapped over devices (default: ``jax.pmap``
+      over ``source.num_devices``), see :mod:`jaxprune.training.parallel`.
 
   Returns:
     :class:`FitResult` with the final state and per-epoch metrics.
@@ -160,19 +168,18 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
     logging.info('%s: resumed from %s at epoch %d, step %d', name, workdir,
                  progress.epoch + 1, progress.step)
 
-  p_train = steps_lib.pmap_train_step(model=model, tx=tx,
-                                      model_params=model_params,
-                                      prepare_batch=source.prepare_batch)
-  p_eval = steps_lib.pmap_eval_step(model=model, model_params=model_params,
-                                    prepare_batch=source.prepare_batch)
-  state = devices.replicate(state, source.num_devices)
-  train_data, eval_data = devices.replicate(source.device_data(),
-                                            source.num_devices)
+  parallel = parallel or parallel_lib.Parallel('pmap', source.num_devices)
+  p_train = parallel.train_step(model=model, tx=tx, model_params=model_params,
+                                prepare_batch=source.prepare_batch)
+  p_eval = parallel.eval_step(model=model, model_params=model_params,
+                              prepare_batch=source.prepare_batch)
+  state = parallel.replicate(state)
+  train_data, eval_data = parallel.replicate(source.device_data())
   root_key = jax.random.key(seed)
-  aug_rng, step_rng = devices.replicate(jax.random.split(root_key),
-                                        source.num_devices)
+  aug_rng, step_rng = parallel.replicate(jax.random.split(root_key))
   writer = metrics_lib.MetricWriter(workdir, tensorboard=tensorboard,
-                                    history=history)
+                                    history=history,
+                                    active=distributed.is_writer())
   t_start = time.time()
   spe = source.steps_per_epoch
 
@@ -214,7 +221,9 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
 
         for k, inputs in enumerate(source.train_inputs(epoch, resumed.step),
                                    start=resumed.step):
-          state, metrics = p_train(state, train_data, inputs, context)
+          state, metrics = p_train(state, train_data,
+                                   parallel.feed(parallel.local_rows(inputs)),
+                                   context)
           settle()
           pending = (metrics, inputs_size(inputs), k)
           mid = (checkpoint_every_steps and k + 1 < spe and
@@ -237,7 +246,7 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
                                                      weights=steps[:, 2])),
                   'learning_rate': float(learning_rate_fn(
                       int(state.step) - 1)) if learning_rate_fn else 0.0}
-        record.update(evaluate(p_eval, state, source, eval_data))
+        record.update(evaluate(p_eval, state, source, eval_data, parallel))
         if after_epoch is not None:
           record.update(after_epoch(epoch, state))
         record['images_per_sec'] = float(steps[:, 2].sum()) / max(train_time,

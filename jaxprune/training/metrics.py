@@ -27,13 +27,18 @@ class MetricWriter:
     tensorboard: also write TensorBoard event files.
     history: the restored per-epoch records (``{'epoch': e, ...}``); the
       files are rewritten to hold exactly these before anything is added.
+    active: False writes nothing (every process but 0 of a multi-process
+      run).
   """
 
   def __init__(self, logdir: str, tensorboard: bool = True,
-               history: Sequence[Mapping[str, Any]] = ()):
-    os.makedirs(logdir, exist_ok=True)
+               history: Sequence[Mapping[str, Any]] = (), active: bool = True):
     self._jsonl = os.path.join(logdir, METRICS_FILE)
     self._tb = None
+    self._active = active
+    if not active:  # another process of a multi-process run writes
+      return
+    os.makedirs(logdir, exist_ok=True)
     rows = [(int(h['epoch']), _scalars(h)) for h in history]
     tmp = self._jsonl + '.tmp'
     with open(tmp, 'w') as f:
@@ -66,6 +71,8 @@ class MetricWriter:
                                step=int(step), metadata=self._metadata)
 
   def write(self, step: int, scalars: Mapping[str, Any]) -> None:
+    if not self._active:
+      return
     clean = _scalars(scalars)
     with open(self._jsonl, 'a') as f:
       f.write(json.dumps({'step': int(step), **clean}) + '\n')

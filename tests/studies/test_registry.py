@@ -6,8 +6,10 @@ from jaxprune import studies
 
 
 def test_every_study_is_registered():
-  assert studies.study_names() == ['baseline', 'jackpot', 'mask_overlap',
-                                   'rethinking', 'suite']
+  # Other test files in the same worker may have registered their own studies.
+  names = studies.study_names()
+  assert names == sorted(names)
+  assert {'baseline', 'jackpot', 'mask_overlap', 'rethinking', 'suite'} <= set(names)
   with pytest.raises(ValueError, match='known studies: baseline, jackpot'):
     studies.get_study('lottery')
 

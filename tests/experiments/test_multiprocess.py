@@ -1,0 +1,174 @@
+"""Two real local processes (4 CPU devices each, gloo over 127.0.0.1) against
+one process with 8 devices: dense training, then a jackpot search.
+
+Each run is ``python -m experiments.main`` launched with JAX_COORDINATOR_ADDRESS
+/ JAX_NUM_PROCESSES / JAX_PROCESS_ID, as the README's launch guide does.
+"""
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+pytestmark = pytest.mark.multiprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+ARGS = ('--config=experiments/configs/digits_jackpot.py',
+        '--config.optim.epochs=2', '--config.jackpot.epochs=2',
+        '--config.data.train_subset=256', '--config.data.test_subset=64',
+        '--config.jackpot.overlap=false', '--config.tensorboard=false',
+        '--config.checkpoint_every_steps=2')
+STAGES = ('baseline', 'search')
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _start(workdir, processes, devices, *extra):
+  port = _free_port()
+  procs = []
+  for i in range(processes):
+    env = dict(os.environ,
+               XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+    for k in ('JAX_COORDINATOR_ADDRESS', 'JAX_NUM_PROCESSES',
+              'JAX_PROCESS_ID'):
+      env.pop(k, None)
+    if processes > 1:
+      env.update(JAX_COORDINATOR_ADDRESS=f'127.0.0.1:{port}',
+                 JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i))
+    procs.append(subprocess.Popen(
+        [sys.executable, '-m', 'experiments.main', *ARGS, *extra,
+         f'--workdir={workdir}'], cwd=ROOT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+  return procs
+
+
+def _finish(procs):
+  outs = [p.communicate(timeout=600) for p in procs]
+  for p, (out, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  return [out for out, _ in outs]
+
+
+def _run(workdir, processes, devices, *extra):
+  return _finish(_start(workdir, processes, devices, *extra))
+
+
+def _metrics(workdir, stage):
+  with open(os.path.join(workdir, stage, 'metrics.jsonl')) as f:
+    return [{k: v for k, v in json.loads(line).items()
+             if k not in ('images_per_sec', 'epoch_time_s')} for line in f]
+
+
+def _last_state(workdir, stage):
+  steps = sorted(glob.glob(os.path.join(workdir, stage, 'checkpoints', '*',
+                                        'state')),
+                 key=lambda p: int(p.split(os.sep)[-2]))
+  return ocp.StandardCheckpointer().restore(steps[-1])
+
+
+def _files(workdir):
+  """The run's files, orbax's content-addressed chunk names left out."""
+  out = set()
+  for path in glob.glob(os.path.join(workdir, '**'), recursive=True):
+    rel = os.path.relpath(path, workdir)
+    if os.path.isfile(path) and f'{os.sep}d{os.sep}' not in rel:
+      out.add(rel)
+  return out
+
+
+def _assert_same_run(a, b):
+  for stage in STAGES:
+    ma, mb = _metrics(a, stage), _metrics(b, stage)
+    assert len(ma) == len(mb) == 2
+    for ra, rb in zip(ma, mb):
+      for k in ra:
+        assert abs(ra[k] - rb[k]) <= 1e-5, (stage, k, ra[k], rb[k])
+    sa, sb = _last_state(a, stage), _last_state(b, stage)
+    flat_a = jax.tree_util.tree_leaves_with_path(sa)
+    flat_b = jax.tree_util.tree_leaves_with_path(sb)
+    assert [k for k, _ in flat_a] == [k for k, _ in flat_b]
+    for (path, x), (_, y) in zip(flat_a, flat_b):
+      x, y = np.asarray(x), np.asarray(y)
+      if 'masks' in jax.tree_util.keystr(path):
+        np.testing.assert_array_equal(x, y, err_msg=str(path))  # the masks
+      else:
+        np.testing.assert_allclose(x, y, atol=1e-5, err_msg=str(path))
+
+
+@pytest.fixture(scope='module')
+def one_process(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('one') / 'run')
+  out, = _run(workdir, 1, 8)
+  return workdir, out
+
+
+def test_two_processes_equal_one_and_only_process_0_writes(one_process,
+                                                           tmp_path):
+  one, one_out = one_process
+  two = str(tmp_path / 'run')
+  out0, out1 = _run(two, 2, 4)
+  _assert_same_run(one, two)
+  with open(os.path.join(two, 'results.json')) as f:
+    assert json.load(f)['device_count'] == 8
+  assert _files(two) == _files(one)  # no file of process 1's own
+  summary = '"masks_changed_vs_magnitude"'
+  assert summary in out0 and summary in one_out
+  # Process 1 prints nothing of its own (gloo's connection lines aside).
+  assert not [l for l in out1.splitlines() if not l.startswith('[Gloo]')]
+
+
+def test_shard_map_over_two_processes_killed_and_resumed(one_process,
+                                                         tmp_path):
+  one, _ = one_process
+  two = str(tmp_path / 'run')
+  procs = _start(two, 2, 4, '--config.parallel=shard_map')
+  first = os.path.join(two, 'search', 'checkpoints', '2', 'commit_success.txt')
+  deadline = time.time() + 500
+  while not os.path.exists(first) and time.time() < deadline:
+    assert all(p.poll() is None for p in procs), 'a process ended early'
+    time.sleep(0.05)
+  for p in procs:
+    p.send_signal(signal.SIGKILL)
+    p.communicate()
+  assert not os.path.exists(os.path.join(two, 'results.json'))
+  _run(two, 2, 4, '--config.parallel=shard_map')
+  _assert_same_run(one, two)
+
+
+@pytest.mark.parametrize('env, flags, message', [
+    ({'JAX_COORDINATOR_ADDRESS': '127.0.0.1:1'}, [],
+     'error: a half-specified cluster: JAX_NUM_PROCESSES, JAX_PROCESS_ID '
+     'unset'),
+    ({}, ['--config.distributed=on'],
+     "error: config.distributed must be one of ('auto', 'off'), got 'on'"),
+    ({}, ['--config.parallel=xmap'],
+     "error: config.parallel must be one of ('pmap', 'shard_map'), got "
+     "'xmap'"),
+], ids=['half-cluster', 'distributed', 'parallel'])
+def test_bad_launch_is_one_line_and_writes_nothing(tmp_path, env, flags,
+                                                   message):
+  workdir = tmp_path / 'run'
+  out = subprocess.run(
+      [sys.executable, '-m', 'experiments.main',
+       '--config=experiments/configs/digits.py', f'--workdir={workdir}',
+       *flags], cwd=ROOT, env={**os.environ, 'XLA_FLAGS': '', **env},
+      capture_output=True, text=True, timeout=300)
+  assert out.returncode not in (0, None)
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith(message), last
+  assert 'Traceback' not in out.stderr
+  assert not workdir.exists()
