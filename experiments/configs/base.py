@@ -36,6 +36,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = -1
   config.keep_checkpoints = 2  # the newest N per stage, plus the best epoch
   config.tensorboard = True
+  # Inside epochs of streamed data, or expected to take longer than
+  # progress_after_s seconds: a log line every progress_every_steps steps
+  # (loss, images/s, ETA of the epoch and the stage; 0: never).
+  config.progress_every_steps = 100
+  config.progress_after_s = 60.0
   # Rethinking stages after pruning (any of these, in this order).
   config.stages = ('finetune', 'scratch_e', 'scratch_b')
 

@@ -15,7 +15,8 @@ from jaxprune.studies import registry
 
 
 def baseline(config, workdir: str) -> dict[str, Any]:
-  ctx = context.RunContext.create(config, workdir, 'baseline')
+  ctx = context.RunContext.create(config, workdir, 'baseline',
+                                  plan=context.large_model_plan(config))
   _, entry = ctx.large_model(config.seed)
   summary = {'model': ctx.spec.name, 'dataset': config.data.name,
              'best_test_accuracy': entry['best_test_accuracy'],

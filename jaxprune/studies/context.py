@@ -58,6 +58,13 @@ STREAM_CHECKPOINT_STEPS = 1000
 _DATASETS: dict[str, Any] = {}
 
 
+def large_model_plan(config) -> list[str]:
+  """The banner words of :meth:`RunContext.large_model`'s stage."""
+  if config.model.pretrained:
+    return [f'load {config.model.pretrained}']
+  return [f'baseline ({config.optim.epochs} epochs)']
+
+
 def config_to_dict(config) -> dict:
   if isinstance(config, ml_collections.ConfigDict):
     return json.loads(config.to_json_best_effort(sort_keys=True))
@@ -118,6 +125,9 @@ def _check_common(config, num_devices: int) -> None:
   if config.checkpoint_every_epochs < 1 or config.keep_checkpoints < 1:
     raise ValueError('config.checkpoint_every_epochs and '
                      'config.keep_checkpoints must be >= 1')
+  if config.progress_every_steps < 0 or config.progress_after_s < 0:
+    raise ValueError('config.progress_every_steps and progress_after_s must '
+                     'be >= 0')
   if config.checkpoint_every_steps < -1:
     raise ValueError('config.checkpoint_every_steps must be >= 0 (or -1: '
                      'auto)')
@@ -168,9 +178,12 @@ class RunContext:
   @classmethod
   def create(cls, config, workdir: str, study: str, *,
              check_config: Callable[[Any], None] | None = None,
-             check_model: Callable[['RunContext'], None] | None = None
-             ) -> RunContext:
-    """Checks, loads and binds everything (module docstring, steps 1-5)."""
+             check_model: Callable[['RunContext'], None] | None = None,
+             plan: Sequence[str] = ()) -> RunContext:
+    """Checks, loads and binds everything (module docstring, steps 1-5).
+
+    ``plan`` names the stages the study will run, for the start banner.
+    """
     ckpt_lib.check_run(workdir, study, config_to_dict(config))
     distributed.check_processes_agree(config_to_dict(config), workdir)
     num_devices = devices.resolve_num_devices(config.num_devices)
@@ -195,10 +208,14 @@ class RunContext:
       check_model(ctx)
     ckpt_lib.write_run(workdir, study, ctx.config_dict)
     logging.info(
-        '%s: %s on %s, %s params, %s FLOPs; %d train / %d test examples, '
-        '%d steps/epoch on %d device(s)', study, spec.name, config.data.name,
+        '%s: %s on %s, %s params, %s FLOPs; %d train / %d test examples; %d '
+        '%s device(s) over %d process(es) (%s), batch %d (%d per device), %d '
+        'steps/epoch; stages: %s', study, spec.name, config.data.name,
         f'{counts.params:,}', f'{counts.flops:,}', source.num_train,
-        source.num_test, source.steps_per_epoch, num_devices)
+        source.num_test, num_devices, jax.local_devices()[0].platform,
+        jax.process_count(), config.parallel, source.batch_size,
+        source.batch_size // num_devices, source.steps_per_epoch,
+        ' -> '.join(plan) or study)
     return ctx
 
   # ---- places ------------------------------------------------------------
@@ -394,7 +411,9 @@ class RunContext:
         checkpoint_every_steps=self.checkpoint_every_steps(source),
         keep_checkpoints=self.config.keep_checkpoints,
         tensorboard=self.config.tensorboard, after_epoch=after_epoch,
-        parallel=self.parallel)
+        parallel=self.parallel,
+        progress_every_steps=self.config.progress_every_steps,
+        progress_after_s=self.config.progress_after_s)
     host = jax.device_get(fitted.state)
     params = params_of(host) if params_of else host.trainable
     counts = self.count(spec, masks)

@@ -78,8 +78,13 @@ def _layer_report(counts, final, initial) -> dict[str, dict[str, int]]:
 
 def jackpot(config, workdir: str) -> dict[str, Any]:
   """Runs the study; writes and returns results.json."""
+  jp = config.jackpot
+  plan = context.large_model_plan(config) + [
+      'magnitude mask', f'search ({jp.epochs} epochs, batch {jp.batch_size})']
+  plan += [f'tune ({jp.tune_epochs} epochs)'] if jp.tune_epochs else []
+  plan += ['mask_overlap'] if jp.overlap else []
   ctx = context.RunContext.create(config, workdir, 'jackpot',
-                                  check_config=check_config)
+                                  check_config=check_config, plan=plan)
   jp, spec, seed = config.jackpot, ctx.spec, config.seed
   variables, base = ctx.large_model(seed)
   counts = budgets.layerwise_prune_counts(variables['params'], jp.sparsity,

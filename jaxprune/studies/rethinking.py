@@ -268,9 +268,13 @@ def _stage_line(entry) -> str:
 
 def rethinking(config, workdir: str) -> dict[str, Any]:
   """Runs the study; writes and returns results.json."""
+  plan = context.large_model_plan(config) + [
+      f'prune ({config.prune.method})', *config.stages]
+  if config.seeds > 1:
+    plan = [f'{config.seeds} seeds of: {" -> ".join(plan)}']
   ctx = context.RunContext.create(config, workdir, 'rethinking',
                                   check_config=check_config,
-                                  check_model=check_model)
+                                  check_model=check_model, plan=plan)
   per_seed = [run_seed(ctx, i) for i in range(config.seeds)]
   stages = results_lib.aggregate([s for s, _ in per_seed])
   first = per_seed[0][1]

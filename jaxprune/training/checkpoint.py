@@ -51,7 +51,8 @@ def _dotted(obj, prefix: str = '') -> dict[str, Any]:
 # Fields that say how a run is executed, not what it computes: a run may
 # resume with another value (a pmap run under shard_map, one process or
 # several on the same devices).
-EXECUTION_FIELDS = ('parallel', 'distributed')
+EXECUTION_FIELDS = ('parallel', 'distributed', 'progress_every_steps',
+                    'progress_after_s')
 
 
 def _is_execution_field(key: str) -> bool:

@@ -25,6 +25,7 @@ from jaxprune.training import distributed
 from jaxprune.training import metrics as metrics_lib
 from jaxprune.training import parallel as parallel_lib
 from jaxprune.training import preemption
+from jaxprune.training import progress as progress_lib
 from jaxprune.training import step as steps_lib
 
 
@@ -120,7 +121,9 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
         checkpoint_every: int = 1, checkpoint_every_steps: int = 0,
         keep_checkpoints: int = 2, tensorboard: bool = True,
         after_epoch: Callable[[int, steps_lib.TrainState], dict] | None = None,
-        parallel: parallel_lib.Parallel | None = None) -> FitResult:
+        parallel: parallel_lib.Parallel | None = None,
+        progress_every_steps: int = 100, progress_after_s: float = 60.0
+        ) -> FitResult:
   """Trains ``state`` for ``epochs`` epochs, resuming from ``workdir``.
 
   Checkpoints are numbered by optimizer step. Besides every
@@ -151,6 +154,10 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
     after_epoch: optional hook returning extra scalars to log for an epoch.
     parallel: how the step is mapped over devices (default: ``jax.pmap``
       over ``source.num_devices``), see :mod:`jaxprune.training.parallel`.
+    progress_every_steps, progress_after_s: inside epochs of streamed data,
+      or expected to take longer than ``progress_after_s`` seconds, a line
+      every ``progress_every_steps`` steps with the loss, images/s and the
+      ETA of the epoch and the stage (:mod:`jaxprune.training.progress`).
 
   Returns:
     :class:`FitResult` with the final state and per-epoch metrics.
@@ -182,6 +189,9 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
                                     active=distributed.is_writer())
   t_start = time.time()
   spe = source.steps_per_epoch
+  steps_log = progress_lib.StepProgress(
+      name, epochs, spe, every=progress_every_steps, after_s=progress_after_s,
+      streamed=not jax.tree.leaves(train_data))
 
   def save(step_id, epoch_done, progress_meta):
     nonlocal last_saved
@@ -207,6 +217,7 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
         context = {'epoch': np.int32(epoch), 'aug_rng': aug_rng,
                    'rng': step_rng}
         step_metrics = [list(m) for m in resumed.step_metrics]
+        steps_log.start_epoch(epoch, resumed.step)
         pending = None  # (metrics on device, examples, step): checked lagged
 
         def settle():
@@ -217,6 +228,7 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
                           last_saved)
             step_metrics.append([float(metrics['loss']),
                                  float(metrics['accuracy']), n])
+            steps_log.step_done(k, float(metrics['loss']), n)
             pending = None
 
         for k, inputs in enumerate(source.train_inputs(epoch, resumed.step),
@@ -228,7 +240,7 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
           pending = (metrics, inputs_size(inputs), k)
           mid = (checkpoint_every_steps and k + 1 < spe and
                  (k + 1) % checkpoint_every_steps == 0)
-          if mid or signals.requested:
+          if signals.poll() or mid:
             settle()
             save(int(state.step), epoch, {
                 'epoch_step': k + 1, 'epoch_metrics': step_metrics,
@@ -259,7 +271,8 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
         done = epoch + 1 - progress.epoch
         eta = (time.time() - t_start) / done * (epochs - epoch - 1)
         metrics_lib.log_epoch(name, epoch, epochs, record,
-                              record['images_per_sec'], eta)
+                              record['images_per_sec'], eta,
+                              progress_lib.memory_words())
         if save_now or signals.requested:
           save(int(state.step), epoch + 1, {})
         writer.write(epoch + 1, {k: v for k, v in record.items()

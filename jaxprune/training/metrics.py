@@ -97,10 +97,12 @@ def format_duration(seconds: float) -> str:
 
 
 def log_epoch(prefix: str, epoch: int, epochs: int, metrics: dict,
-              images_per_sec: float, eta_s: float) -> None:
+              images_per_sec: float, eta_s: float, suffix: str = '') -> None:
+  """The epoch line; ``suffix`` e.g. the peak device memory."""
   logging.info(
       '%s epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  '
-      'test_acc %.4f  lr %.5g  %.0f img/s  ETA %s', prefix, epoch + 1, epochs,
-      metrics['train_loss'], metrics['train_accuracy'], metrics['test_loss'],
-      metrics['test_accuracy'], metrics['learning_rate'], images_per_sec,
-      format_duration(eta_s))
+      'test_acc %.4f  lr %.5g  %.0f img/s  ETA %s%s', prefix, epoch + 1,
+      epochs, metrics['train_loss'], metrics['train_accuracy'],
+      metrics['test_loss'], metrics['test_accuracy'],
+      metrics['learning_rate'], images_per_sec, format_duration(eta_s),
+      suffix)

@@ -6,6 +6,9 @@
   at that exact step, closes its metric writers and raises :class:`Preempted`.
   The launcher turns it into a one-line message naming where to resume and
   exit code :data:`EXIT_PREEMPTED`. A second SIGINT interrupts at once.
+  In a multi-process run SIGTERM is left to JAX's preemption notifier and
+  the loop asks :meth:`SignalFlag.poll` after every step, so every process
+  stops (and saves) at the same step, whichever of them got the signal.
 * A non-finite loss or gradient norm raises :class:`Diverged` naming the
   stage, epoch and step; the state that produced it is never checkpointed,
   so the last finite checkpoint stays the newest.
@@ -19,6 +22,7 @@ import threading
 from typing import Iterator
 
 from absl import logging
+import jax
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: try again (resume) later
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -46,10 +50,24 @@ class SignalFlag:
 
   def __init__(self):
     self.signum: int | None = None
+    self._polls = 0
 
   @property
   def requested(self) -> bool:
     return self.signum is not None
+
+  def poll(self) -> bool:
+    """:attr:`requested`, after a step. Over several processes every one
+    must call it after every step: they agree (JAX's preemption sync point)
+    on one step at which all of them see a SIGTERM any of them got."""
+    if jax.distributed.is_initialized() and not self.requested:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      self._polls += 1
+      if multihost_utils.reached_preemption_sync_point(self._polls):
+        self.signum = signal.SIGTERM
+        logging.warning('SIGTERM reached a process of the run: every '
+                        'process checkpoints this step')
+    return self.requested
 
 
 _ACTIVE: list[SignalFlag] = []
@@ -84,8 +102,11 @@ def watch_signals(on_exit=None) -> Iterator[SignalFlag]:
     logging.warning('%s received: finishing the step, then checkpointing',
                     signal.Signals(signum).name)
 
-  previous = {s: signal.getsignal(s) for s in SIGNALS}
-  for s in SIGNALS:
+  # Over several processes JAX's preemption notifier owns SIGTERM (poll).
+  watched = ((signal.SIGINT,) if jax.distributed.is_initialized()
+             else SIGNALS)
+  previous = {s: signal.getsignal(s) for s in watched}
+  for s in watched:
     signal.signal(s, handler)
   _ACTIVE.append(flag)
   try:

@@ -131,16 +131,32 @@ def test_two_processes_equal_one_and_only_process_0_writes(one_process,
   assert not [l for l in out1.splitlines() if not l.startswith('[Gloo]')]
 
 
-def test_shard_map_over_two_processes_killed_and_resumed(one_process,
-                                                         tmp_path):
+def _wait_for(path, procs):
+  deadline = time.time() + 500
+  while not os.path.exists(path) and time.time() < deadline:
+    assert all(p.poll() is None for p in procs), 'a process ended early'
+    time.sleep(0.05)
+
+
+def test_shard_map_over_two_processes_preempted_killed_and_resumed(
+    one_process, tmp_path):
+  """SIGTERM to process 1 alone stops both at one step (exit 75, saved);
+  SIGKILL of both later loses only the steps after the last checkpoint;
+  each time the same command resumes, and the end equals one process."""
   one, _ = one_process
   two = str(tmp_path / 'run')
   procs = _start(two, 2, 4, '--config.parallel=shard_map')
-  first = os.path.join(two, 'search', 'checkpoints', '2', 'commit_success.txt')
-  deadline = time.time() + 500
-  while not os.path.exists(first) and time.time() < deadline:
-    assert all(p.poll() is None for p in procs), 'a process ended early'
-    time.sleep(0.05)
+  _wait_for(os.path.join(two, 'baseline', 'checkpoints', '2',
+                         'commit_success.txt'), procs)
+  procs[1].send_signal(signal.SIGTERM)
+  outs = [p.communicate(timeout=300) for p in procs]
+  assert [p.returncode for p in procs] == [75, 75], [o[1][-2000:]
+                                                     for o in outs]
+  assert 'preempted: SIGTERM' in outs[0][1]
+
+  procs = _start(two, 2, 4, '--config.parallel=shard_map')
+  _wait_for(os.path.join(two, 'search', 'checkpoints', '2',
+                         'commit_success.txt'), procs)
   for p in procs:
     p.send_signal(signal.SIGKILL)
     p.communicate()

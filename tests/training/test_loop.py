@@ -1,5 +1,8 @@
 """The epoch loop: devices, resume, masked training, streamed data, traces."""
 
+import logging as py_logging
+
+from absl import logging as absl_logging
 import chex
 import jax
 import jax.numpy as jnp
@@ -160,3 +163,42 @@ def test_one_step_on_eight_devices_equals_one_up_to_float_rounding():
   chex.assert_trees_all_close(s1.batch_stats, s8.batch_stats, atol=1e-6,
                               rtol=1e-6)
   assert abs(float(m1['loss']) - float(m8['loss'])) < 1e-6
+
+
+def test_a_streamed_epoch_logs_progress_lines(tmp_path):
+  """Streamed epochs get a line every N steps: step/total, loss, img/s, ETA."""
+  _write_folder(tmp_path / 'folder')
+  streaming = data_lib.make_folder_iterators(
+      tmp_path / 'folder', global_batch=2, num_devices=2, seed=0,
+      image_size=16, resize_size=18, cache_dir=tmp_path / 'cache')
+  source = data_lib.StreamingSource(streaming)
+  assert source.steps_per_epoch == 8
+  spec = models.get_spec('digits_cnn').bind(2, [4, 'M', 4], (16, 16, 3))
+  variables = spec.init(jax.random.key(0))
+  tx = optim.sgd_coupled(0.05)
+  state = step_lib.create_train_state(variables['params'],
+                                      variables['batch_stats'], tx)
+  lines = []
+
+  class Collect(py_logging.Handler):
+    def emit(self, record):
+      lines.append(record.getMessage())
+
+  handler = Collect()
+  logger = absl_logging.get_absl_logger()
+  level = logger.level
+  logger.addHandler(handler)
+  logger.setLevel(py_logging.INFO)
+  try:
+    loop.fit(name='stream', workdir=str(tmp_path / 'run'),
+             model=spec.module(step_lib.AXIS_NAME), tx=tx, state=state,
+             source=source, epochs=2, seed=0, config_dict={},
+             tensorboard=False, progress_every_steps=3)
+  finally:
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+  progress = [l for l in lines if ' step ' in l and 'ETA epoch' in l]
+  assert [l.split(' step ')[1].split()[0] for l in progress] == [
+      '3/8', '6/8', '3/8', '6/8'], progress
+  assert progress[0].startswith('stream epoch 1/2 step 3/8  loss ')
+  assert 'img/s  ETA epoch ' in progress[0] and ', stage ' in progress[0]
