@@ -43,6 +43,7 @@ from jaxprune.models import conv_lowering
 from jaxprune.models import precision
 from jaxprune.training import devices
 from jaxprune.training import optim
+from jaxprune.training import parallel as parallel_lib
 from jaxprune.training import step as step_lib
 
 FLAGS = flags.FLAGS
@@ -63,6 +64,9 @@ def define_flags():
   flags.DEFINE_integer('seeds_in_parallel', 0,
                        'N >= 1: N runs in one vmap-ed train/search step '
                        '(images/s counts all N).')
+  flags.DEFINE_list('parallel', ['pmap'],
+                    'How the step is mapped: any of pmap, shard_map (a row '
+                    'each).')
   flags.DEFINE_enum('reference', '', ['', 'torch'],
                     'Also time a plain PyTorch implementation of the same '
                     'model and step, in the same run.')
@@ -161,9 +165,11 @@ def train_setup(mode, spec, variables, tx, steps_per_epoch):
 
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
-              dtype='float32', seeds_in_parallel=0):
+              dtype='float32', seeds_in_parallel=0, parallel='pmap'):
   """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
-  train-like mode in one vmap-ed step (``batch_size`` examples each)."""
+  train-like mode in one vmap-ed step (``batch_size`` examples each);
+  ``parallel``: the step under 'pmap' or 'shard_map'
+  (:mod:`jaxprune.training.parallel`)."""
   spec = models.get_spec(model_name).bind(num_classes)
   model = precision.with_compute_dtype(spec.module(step_lib.AXIS_NAME), dtype)
   n_dev = jax.local_device_count()
@@ -173,28 +179,28 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
   variables = jax.device_get(spec.init(jax.random.key(0)))
   tx = optim.sgd_coupled(optim.per_epoch_schedule(
       0.1, 10, source.steps_per_epoch, 'cosine'), 0.9, 1e-4)
-  train_data, eval_data = devices.replicate(source.device_data(), n_dev)
-  ids = next(source.train_inputs(0))
-  context = devices.replicate({'epoch': np.int32(0),
-                               'aug_rng': jax.random.key(1),
-                               'rng': jax.random.key(2)}, n_dev)
+  par = parallel_lib.Parallel(parallel, n_dev)
+  train_data, eval_data = par.replicate(source.device_data())
+  ids = par.feed(next(source.train_inputs(0)))
+  context = par.replicate({'epoch': np.int32(0), 'aug_rng': jax.random.key(1),
+                           'rng': jax.random.key(2)})
   if mode == 'eval':
-    state = devices.replicate(step_lib.create_train_state(
-        variables['params'], variables['batch_stats'], tx), n_dev)
-    p = step_lib.pmap_eval_step(model=model,
-                                model_params=step_lib.dense_params,
-                                prepare_batch=source.prepare_batch)
-    inputs = next(source.eval_inputs())
+    state = par.replicate(step_lib.create_train_state(
+        variables['params'], variables['batch_stats'], tx))
+    p = par.eval_step(model=model, model_params=step_lib.dense_params,
+                      prepare_batch=source.prepare_batch)
+    inputs = par.feed(next(source.eval_inputs()))
 
     def call():
       return p(state, eval_data, inputs)
   else:
     state, tx, model_params = train_setup(mode, spec, variables, tx,
                                           source.steps_per_epoch)
-    p = step_lib.pmap_train_step(model=model, tx=tx,
-                                 model_params=model_params,
-                                 prepare_batch=source.prepare_batch,
-                                 seeds_in_parallel=seeds_in_parallel)
+    static = dict(model=model, tx=tx, model_params=model_params,
+                  prepare_batch=source.prepare_batch)
+    p = (step_lib.pmap_train_step(seeds_in_parallel=seeds_in_parallel,
+                                  **static)
+         if seeds_in_parallel else par.train_step(**static))
     if seeds_in_parallel:
       n = seeds_in_parallel
       state = step_lib.stack_runs([state] * n)
@@ -202,7 +208,7 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
       context = devices.replicate(step_lib.stack_runs(
           [{'epoch': np.int32(0), 'aug_rng': jax.random.key(1 + 2 * i),
             'rng': jax.random.key(2 + 2 * i)} for i in range(n)]), n_dev)
-    holder = [devices.replicate(state, n_dev)]
+    holder = [par.replicate(state)]
 
     def call():
       holder[0], metrics = p(holder[0], train_data, ids, context)
@@ -214,7 +220,8 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
   tflops = step_flops / step_s / 1e12
   peak = bf16_peak_tflops(jax.local_devices()[0])
   return {'model': model_name, 'mode': mode, 'batch_size': batch_size,
-          'dtype': dtype, 'devices': n_dev, 'per_device_batch': batch_size // n_dev,
+          'dtype': dtype, 'parallel': parallel, 'devices': n_dev,
+          'per_device_batch': batch_size // n_dev,
           'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
           'seeds_in_parallel': seeds_in_parallel,
           'images_per_s': round(runs * batch_size / step_s, 1),
@@ -248,6 +255,10 @@ def main(argv):
         'eval' in FLAGS.modes or FLAGS.reference)):
       raise ValueError('--seeds_in_parallel must be >= 0, and N >= 1 times '
                        'train, masked and search modes without --reference')
+    for mode in FLAGS.parallel:
+      parallel_lib.check_mode(mode)
+    if FLAGS.seeds_in_parallel and FLAGS.parallel != ['pmap']:
+      raise ValueError('--seeds_in_parallel times the pmap-ed step only')
     if FLAGS.reference and FLAGS.modes:
       from experiments import torch_reference  # pylint: disable=g-import-not-at-top
       torch_reference.check_available(FLAGS.models, FLAGS.modes)
@@ -257,13 +268,14 @@ def main(argv):
   for model_name in FLAGS.models:
     for bs in FLAGS.batch_sizes:
       for mode in FLAGS.modes:
-        row = bench_one(model_name, int(bs), mode, FLAGS.steps, FLAGS.warmup,
-                        FLAGS.num_classes, FLAGS.dtype,
-                        FLAGS.seeds_in_parallel)
-        if FLAGS.reference == 'torch':
-          add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
+        for parallel in FLAGS.parallel:
+          row = bench_one(model_name, int(bs), mode, FLAGS.steps,
+                          FLAGS.warmup, FLAGS.num_classes, FLAGS.dtype,
+                          FLAGS.seeds_in_parallel, parallel)
+          if FLAGS.reference == 'torch':
+            add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
+          print(json.dumps(row), flush=True)
+          rows.append(row)
   report = {'machine': {'device_kind': dev.device_kind,
                         'platform': dev.platform,
                         'device_count': jax.local_device_count(),

@@ -71,9 +71,16 @@ def main(argv):
     print(f'preempted: {e}', file=sys.stderr)
     sys.exit(preemption.EXIT_PREEMPTED)
   except (ValueError, OSError) as e:  # bad input, full disk: one line
-    sys.exit(f'error: {_one_line(e)}')
+    sys.exit(f'error: {_process_words()}{_one_line(e)}')
   if distributed.is_writer():
     print(reporting.summary_text(results))
+
+
+def _process_words() -> str:
+  """'process 1 of 2: ' in a multi-process run, else ''."""
+  if not jax.distributed.is_initialized() or jax.process_count() == 1:
+    return ''
+  return f'process {jax.process_index()} of {jax.process_count()}: '
 
 
 def _one_line(e: BaseException) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+
 from jaxprune.data import registry
 from jaxprune.data.arrays import ArrayDataset
 from jaxprune.data.imagenet import StreamingData
@@ -39,7 +41,8 @@ def load_data(data, *, num_devices: int, seed: int) -> ArrayDataset | StreamingD
     dataset = registry.load_dataset(
         'imagenet2012', data_dir=data.data_dir or None,
         manual_dir=data.manual_dir or data.data_dir or None,
-        global_batch=data.batch_size, num_devices=num_devices, seed=seed)
+        global_batch=data.batch_size, num_devices=num_devices, seed=seed,
+        process_index=jax.process_index(), process_count=jax.process_count())
   else:
     options: dict[str, Any] = {}
     if data.path:

@@ -16,6 +16,14 @@ Batches are dicts of numpy arrays with a leading device axis:
 The training augmentation is seeded per example with (seed, position in the
 shuffled, repeated stream), so a run is reproducible for a given seed.
 
+Over several processes (``process_count`` > 1) every process builds the same
+seeded stream and keeps, before decoding, only the examples of its own
+devices' rows of each global batch: its batches are
+``(num_devices // process_count, per_device, ...)``, and the processes'
+batches stacked in process order are exactly the one-process batches. Eval
+streams are padded with empty batches so that every process yields
+``eval_steps`` batches.
+
 The same pipeline runs on ``imagenet2012`` (tfds, built from a manual
 directory) and on any ``<root>/{train,test}/<class>/*.jpg`` folder read through
 ``tfds.folder_dataset.ImageFolder`` (``make_folder_iterators``).
@@ -55,6 +63,9 @@ class StreamingData:
     eval_steps: ceil(num_eval / global_batch).
     mean, std: normalisation used.
     name: dataset name.
+    process_index, process_count: the train and eval batches hold this
+      process's rows only, ``num_devices // process_count`` of them
+      (:func:`build_pipeline`); ``examples`` are every process's.
   """
   train_dataset: Any
   eval_dataset: Any
@@ -72,6 +83,8 @@ class StreamingData:
   std: tuple[float, ...]
   name: str
   train_builder: Any = None
+  process_index: int = 0
+  process_count: int = 1
 
   def train_iterator(self, skip_batches: int = 0) -> Iterator[Batch]:
     """Numpy batches of the training stream, from batch ``skip_batches`` on.
@@ -209,7 +222,7 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                    shuffle_buffer: int = 16384, repeat: bool = True, prefetch: int = 2,
                    dtype: str = 'float32', area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3),
-                   skip: int = 0):
+                   skip: int = 0, process_index: int = 0, process_count: int = 1):
   """Turn a tf.data.Dataset of (encoded image bytes, label) into device-sharded batches.
 
   Args:
@@ -230,14 +243,24 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
     dtype: image dtype ('float32' or 'bfloat16').
     skip: train only: start this many examples into the (seeded, repeated)
       stream, skipping the records before decoding them.
+    process_index, process_count: this process's rows only (module
+      docstring); ``num_devices`` counts every process's devices.
 
   Returns:
-    tf.data.Dataset of {'image': (D, B/D, S, S, 3), 'label': int32 (D, B/D),
-    'mask': float32 (D, B/D)}.
+    tf.data.Dataset of {'image': (L, B/D, S, S, 3), 'label': int32 (L, B/D),
+    'mask': float32 (L, B/D)}, L = D / process_count local devices.
   """
   import tensorflow as tf
   if global_batch <= 0 or num_devices <= 0 or global_batch % num_devices:
     raise ValueError(f'global_batch ({global_batch}) must be a positive multiple of num_devices ({num_devices})')
+  if process_count < 1 or num_devices % process_count or not 0 <= process_index < process_count:
+    raise ValueError(f'process {process_index} of {process_count} cannot feed {num_devices} devices')
+  local_devices = num_devices // process_count
+  local_batch = global_batch // process_count
+
+  def own(position):  # whether this stream position is in this process's rows
+    return (position % global_batch) // local_batch == process_index
+
   if resize_size < image_size:
     raise ValueError(f'resize_size ({resize_size}) must be >= image_size ({image_size})')
   mean_t = tf.constant(list(mean), tf.float32) * 255.0
@@ -256,6 +279,8 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
     ds = ds.enumerate()
     if skip:
       ds = ds.skip(skip)
+    if process_count > 1:
+      ds = ds.filter(lambda position, example: own(position))
 
     def train_map(position, example):
       image_bytes, label = example
@@ -266,34 +291,45 @@ def build_pipeline(ds, *, train: bool, global_batch: int, num_devices: int, seed
       return finish(image, label)
 
     ds = ds.map(train_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(global_batch, drop_remainder=True)
+    ds = ds.batch(local_batch, drop_remainder=True)
   else:
     def eval_map(image_bytes, label):
       return finish(resize_center_crop(image_bytes, image_size, resize_size), label)
 
+    if process_count > 1:
+      ds = ds.enumerate().filter(lambda position, example: own(position)).map(
+          lambda position, example: example)
     ds = ds.map(eval_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(global_batch).map(lambda b: _pad_batch(b, global_batch))
-  ds = ds.map(lambda b: _shard_batch(b, num_devices, global_batch))
+    ds = ds.batch(local_batch).map(lambda b: _pad_batch(b, local_batch))
+    if process_count > 1:  # every process yields the same number of batches
+      empty = tf.data.Dataset.from_tensors({
+          'image': tf.zeros([local_batch, image_size, image_size, 3], out_dtype),
+          'label': tf.zeros([local_batch], tf.int32), 'mask': tf.zeros([local_batch], tf.float32)})
+      ds = ds.concatenate(empty.repeat())
+  ds = ds.map(lambda b: _shard_batch(b, local_devices, local_batch))
   return ds.prefetch(prefetch)
 
 
 def _make_streaming(train_src, eval_src, *, num_train, num_eval, class_names, name, global_batch, num_devices,
-                    seed, image_size, resize_size, mean, std, shuffle_buffer, repeat, dtype) -> StreamingData:
+                    seed, image_size, resize_size, mean, std, shuffle_buffer, repeat, dtype,
+                    process_index=0, process_count=1) -> StreamingData:
   common = dict(global_batch=global_batch, num_devices=num_devices, seed=seed, image_size=image_size,
                 resize_size=resize_size, mean=mean, std=std, dtype=dtype)
+  rows = dict(process_index=process_index, process_count=process_count)
   train_builder = lambda skip=0: build_pipeline(  # noqa: E731
       train_src, train=True, shuffle_buffer=max(1, min(shuffle_buffer, num_train)), repeat=repeat, skip=skip,
-      **common)
+      **common, **rows)
   train_ds = train_builder()
-  eval_ds = build_pipeline(eval_src, train=False, **common)
+  eval_steps = math.ceil(num_eval / global_batch)
+  eval_ds = build_pipeline(eval_src, train=False, **common, **rows).take(eval_steps)
   plain_train_ds = build_pipeline(train_src, train=False, **common)
   return StreamingData(
       train_dataset=train_ds, eval_dataset=eval_ds, train_examples_dataset=plain_train_ds,
       num_train=num_train, num_eval=num_eval,
       num_classes=len(class_names), class_names=tuple(class_names), image_shape=(image_size, image_size, 3),
       global_batch=global_batch, num_devices=num_devices, steps_per_epoch=num_train // global_batch,
-      eval_steps=math.ceil(num_eval / global_batch), mean=tuple(mean), std=tuple(std), name=name,
-      train_builder=train_builder)
+      eval_steps=eval_steps, mean=tuple(mean), std=tuple(std), name=name,
+      train_builder=train_builder, **rows)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -302,7 +338,8 @@ def _make_streaming(train_src, eval_src, *, num_train, num_eval, class_names, na
 def make_imagenet_iterators(data_dir: str | os.PathLike | None, manual_dir: str | os.PathLike | None,
                             global_batch: int, num_devices: int, seed: int = 0, *, image_size: int = 224,
                             resize_size: int = 256, shuffle_buffer: int = 16384, repeat: bool = True,
-                            dtype: str = 'float32') -> StreamingData:
+                            dtype: str = 'float32', process_index: int = 0,
+                            process_count: int = 1) -> StreamingData:
   """ImageNet (tfds 'imagenet2012') train / validation streams.
 
   If the dataset is not prepared in ``data_dir`` it is built from
@@ -332,14 +369,15 @@ def make_imagenet_iterators(data_dir: str | os.PathLike | None, manual_dir: str 
       num_eval=info.splits['validation'].num_examples, class_names=info.features['label'].names,
       name='imagenet2012', global_batch=global_batch, num_devices=num_devices, seed=seed, image_size=image_size,
       resize_size=resize_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, shuffle_buffer=shuffle_buffer,
-      repeat=repeat, dtype=dtype)
+      repeat=repeat, dtype=dtype, process_index=process_index, process_count=process_count)
 
 
 def make_folder_iterators(path: str | os.PathLike, global_batch: int, num_devices: int, seed: int = 0, *,
                           image_size: int = 224, resize_size: int = 256, mean: Sequence[float] | None = None,
                           std: Sequence[float] | None = None, cache_dir: str | os.PathLike | None = None,
                           train_split: str = 'train', eval_split: str = 'test', shuffle_buffer: int = 16384,
-                          repeat: bool = True, dtype: str = 'float32') -> StreamingData:
+                          repeat: bool = True, dtype: str = 'float32', process_index: int = 0,
+                          process_count: int = 1) -> StreamingData:
   """The ImageNet streaming pipeline on ``<path>/{train,test}/<class>/*.jpg`` (or such a .tar.gz).
 
   The folder is validated first (see ``scan_image_folder``) and read through
@@ -368,4 +406,4 @@ def make_folder_iterators(path: str | os.PathLike, global_batch: int, num_device
       train_src, eval_src, num_train=len(index.files[train_split]), num_eval=len(index.files[eval_split]),
       class_names=index.class_names, name=name, global_batch=global_batch, num_devices=num_devices, seed=seed,
       image_size=image_size, resize_size=resize_size, mean=mean, std=std, shuffle_buffer=shuffle_buffer,
-      repeat=repeat, dtype=dtype)
+      repeat=repeat, dtype=dtype, process_index=process_index, process_count=process_count)

@@ -4,7 +4,8 @@ Every source has the same interface: ``input_shape``, ``num_classes``,
 ``num_train``, ``num_test``, ``steps_per_epoch``, ``num_devices``,
 ``device_data()``, ``train_inputs(epoch)``, ``eval_inputs()``,
 ``prepare_batch(...)`` (inside the step), ``examples(n)`` (host arrays for
-data-driven criteria) and ``with_batch_size(b)``.
+data-driven criteria), ``with_batch_size(b)`` and ``local_inputs`` (whether
+the inputs are this process's rows only, or the global batch's).
 
 :class:`ArraySource` keeps a small dataset (digits, CIFAR) on the device as
 uint8 and builds each batch inside the pmap-ed step: gather by example id,
@@ -78,7 +79,12 @@ def eval_batches(num_examples: int, batch_size: int, num_devices: int
 
 @dataclasses.dataclass
 class ArraySource:
-  """A small dataset held on the device; batches built inside the step."""
+  """A small dataset held on the device; batches built inside the step.
+
+  Every process plans the same global batches of example ids; each feeds
+  its own devices' rows (``local_inputs`` False).
+  """
+  local_inputs = False
   dataset: Any  # jaxprune.data.ArrayDataset
   batch_size: int
   eval_batch_size: int
@@ -173,6 +179,10 @@ class StreamingSource:
   stream; a resumed run (another epoch or a step inside one) restarts the
   stream at exactly that batch, so it sees the data of an uninterrupted run.
   """
+
+  # The stream yields this process's rows only (StreamingData over several
+  # processes); array sources yield the global batch.
+  local_inputs = True
 
   def __init__(self, streaming):
     self.streaming = streaming

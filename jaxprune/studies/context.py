@@ -191,11 +191,6 @@ class RunContext:
     if check_config is not None:
       check_config(config)
     dataset = _load_dataset(config, num_devices)
-    if jax.process_count() > 1 and isinstance(dataset, data_lib.StreamingData):
-      raise ValueError(
-          f'dataset {config.data.name!r} is streamed; a streamed dataset is '
-          'not split over processes yet: run it in one process (the array '
-          'datasets digits, cifar10 and cifar100 run over several)')
     source = data_lib.make_source(config.data, dataset,
                                   num_devices=num_devices, seed=config.seed)
     spec = models.get_spec(config.model.name).bind(

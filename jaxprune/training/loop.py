@@ -57,7 +57,7 @@ def evaluate(p_eval, state, source, eval_data,
   parallel = parallel or parallel_lib.Parallel('pmap', source.num_devices)
   totals = None
   for inputs in source.eval_inputs():
-    sums = p_eval(state, eval_data, parallel.feed(parallel.local_rows(inputs)))
+    sums = p_eval(state, eval_data, parallel.feed(inputs, _local(source)))
     totals = sums if totals is None else jax.tree.map(
         lambda a, b: a + b, totals, sums)
   totals = jax.device_get(totals)
@@ -233,11 +233,11 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
 
         for k, inputs in enumerate(source.train_inputs(epoch, resumed.step),
                                    start=resumed.step):
-          state, metrics = p_train(state, train_data,
-                                   parallel.feed(parallel.local_rows(inputs)),
-                                   context)
+          state, metrics = p_train(
+              state, train_data, parallel.feed(inputs, _local(source)),
+              context)
           settle()
-          pending = (metrics, inputs_size(inputs), k)
+          pending = (metrics, inputs_size(inputs, source, parallel), k)
           mid = (checkpoint_every_steps and k + 1 < spe and
                  (k + 1) % checkpoint_every_steps == 0)
           if signals.poll() or mid:
@@ -287,6 +287,16 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
                    wall_time_s=wall_before + time.time() - t_start)
 
 
-def inputs_size(inputs) -> int:
+def _local(source) -> bool:
+  """Whether ``source`` yields this process's rows only (streams)."""
+  return bool(getattr(source, 'local_inputs', False))
+
+
+def inputs_size(inputs, source=None, parallel=None) -> int:
+  """Examples of a global batch (``inputs`` of this process alone are
+  counted for every process)."""
   leaf = jax.tree.leaves(inputs)[0]
-  return int(np.prod(np.shape(leaf)[:2]))
+  n = int(np.prod(np.shape(leaf)[:2]))
+  if source is not None and _local(source) and parallel is not None:
+    n = n * parallel.num_devices // np.shape(leaf)[0]
+  return n

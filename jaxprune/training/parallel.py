@@ -107,8 +107,10 @@ class Parallel:
       return jax.device_put(np.asarray(x), sharding)
     return jax.tree.map(place, tree)
 
-  def feed(self, local_inputs: Any) -> Any:
-    """This process's rows of a step's inputs, as the map takes them."""
+  def feed(self, inputs: Any, local: bool = False) -> Any:
+    """A step's inputs as the map takes them: this process's rows of
+    ``inputs`` (the global rows, or only this process's with ``local``)."""
+    local_inputs = inputs if local else self.local_rows(inputs)
     if self.mode == 'pmap':
       return local_inputs
     sharding = NamedSharding(self.mesh, P(AXIS_NAME))

@@ -92,3 +92,42 @@ def test_a_resumed_stream_gives_the_batches_of_an_uninterrupted_one(tmp_path):
   np.testing.assert_array_equal(epoch2[0]['image'], full[4]['image'])
   continued = list(source.train_inputs(2))  # continues the same stream
   np.testing.assert_array_equal(continued[2]['label'], full[8]['label'])
+
+
+def test_processes_stream_their_own_rows_of_the_one_process_batches(tmp_path):
+  # 4 devices over 2 processes: each process decodes only its 2 devices'
+  # rows; stacked in process order they are the one-process batches, in
+  # training (also resumed mid-stream) and eval (padded, same batch count).
+  root = make_folder(tmp_path / 'f', counts={'train': 5, 'test': 3},
+                     size=(20, 24), fmt='JPEG')
+  kwargs = dict(global_batch=8, num_devices=4, seed=2, image_size=16,
+                resize_size=18)
+  one = data.make_folder_iterators(root, **kwargs)
+  parts = [data.make_folder_iterators(root, process_index=i, process_count=2,
+                                      **kwargs) for i in range(2)]
+  assert one.eval_steps == 2  # 9 test images at batch 8: the last padded
+  for skip in (0, 3):
+    want = one.train_iterator(skip)
+    got = [p.train_iterator(skip) for p in parts]
+    for _ in range(4):  # past an epoch (15 // 8 = 1 step each)
+      w, g = next(want), [next(it) for it in got]
+      assert g[0]['image'].shape == (2, 2, 16, 16, 3)
+      for key in ('image', 'label', 'mask'):
+        np.testing.assert_array_equal(
+            np.concatenate([b[key] for b in g]), w[key])
+  want = list(one.eval_iterator())
+  got = [list(p.eval_iterator()) for p in parts]
+  assert len(got[0]) == len(got[1]) == len(want) == 2
+  for w, g0, g1 in zip(want, *got):
+    for key in ('image', 'label', 'mask'):
+      np.testing.assert_array_equal(np.concatenate([g0[key], g1[key]]),
+                                    w[key])
+  assert float(sum(b['mask'].sum() for b in got[1])) == 4.0  # 9 = 4 + 1 + 4
+
+
+def test_a_process_cannot_feed_a_device_count_it_does_not_divide(tmp_path):
+  root = make_folder(tmp_path / 'f', counts={'train': 2, 'test': 1},
+                     size=(20, 24), fmt='JPEG')
+  with pytest.raises(ValueError, match='process 1 of 3 cannot feed 4'):
+    data.make_folder_iterators(root, global_batch=8, num_devices=4,
+                               process_index=1, process_count=3)

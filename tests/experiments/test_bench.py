@@ -8,11 +8,14 @@ from jaxprune import flops
 from jaxprune import models
 
 
-@pytest.mark.parametrize('mode', ['train', 'masked', 'search', 'eval'])
-def test_bench_modes(mode):
+@pytest.mark.parametrize('mode, parallel', [
+    ('train', 'pmap'), ('masked', 'pmap'), ('search', 'pmap'), ('eval', 'pmap'),
+    ('train', 'shard_map'), ('eval', 'shard_map')])
+def test_bench_modes(mode, parallel):
   row = bench.bench_one('digits_cnn', 16, mode, steps=2, warmup=1,
-                        num_classes=10)
+                        num_classes=10, parallel=parallel)
   assert row['mode'] == mode and row['batch_size'] == 16
+  assert row['parallel'] == parallel
   assert row['ms_per_step'] > 0 and row['images_per_s'] > 0
   assert row['compile_s'] > 0
   assert row['devices'] == jax.local_device_count()

@@ -9,7 +9,6 @@ import glob
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from experiments import bench_processes
+
 pytestmark = pytest.mark.multiprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+ROOT = bench_processes.ROOT
 ARGS = ('--config=experiments/configs/digits_jackpot.py',
         '--config.optim.epochs=2', '--config.jackpot.epochs=2',
         '--config.data.train_subset=256', '--config.data.test_subset=64',
@@ -31,29 +31,10 @@ ARGS = ('--config=experiments/configs/digits_jackpot.py',
 STAGES = ('baseline', 'search')
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
-def _start(workdir, processes, devices, *extra):
-  port = _free_port()
-  procs = []
-  for i in range(processes):
-    env = dict(os.environ,
-               XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
-    for k in ('JAX_COORDINATOR_ADDRESS', 'JAX_NUM_PROCESSES',
-              'JAX_PROCESS_ID'):
-      env.pop(k, None)
-    if processes > 1:
-      env.update(JAX_COORDINATOR_ADDRESS=f'127.0.0.1:{port}',
-                 JAX_NUM_PROCESSES=str(processes), JAX_PROCESS_ID=str(i))
-    procs.append(subprocess.Popen(
-        [sys.executable, '-m', 'experiments.main', *ARGS, *extra,
-         f'--workdir={workdir}'], cwd=ROOT, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-  return procs
+def _start(workdir, processes, devices, *extra, per_process=None):
+  """Launches the run; ``per_process[i]``: process i's own extra flags."""
+  return bench_processes.start_processes(
+      [*ARGS, *extra], workdir, processes, devices, per_process)
 
 
 def _finish(procs):
@@ -140,9 +121,10 @@ def _wait_for(path, procs):
 
 def test_shard_map_over_two_processes_preempted_killed_and_resumed(
     one_process, tmp_path):
-  """SIGTERM to process 1 alone stops both at one step (exit 75, saved);
-  SIGKILL of both later loses only the steps after the last checkpoint;
-  each time the same command resumes, and the end equals one process."""
+  """SIGTERM to process 1 alone stops both at one step (exit 75, saved)
+  and the same command resumes; SIGKILL of both later loses only the steps
+  after the last checkpoint, and one process with all 8 devices resumes
+  the run; the end equals one uninterrupted process."""
   one, _ = one_process
   two = str(tmp_path / 'run')
   procs = _start(two, 2, 4, '--config.parallel=shard_map')
@@ -161,7 +143,7 @@ def test_shard_map_over_two_processes_preempted_killed_and_resumed(
     p.send_signal(signal.SIGKILL)
     p.communicate()
   assert not os.path.exists(os.path.join(two, 'results.json'))
-  _run(two, 2, 4, '--config.parallel=shard_map')
+  _run(two, 1, 8)  # fewer processes, the same 8 devices, pmap
   _assert_same_run(one, two)
 
 
@@ -188,3 +170,36 @@ def test_bad_launch_is_one_line_and_writes_nothing(tmp_path, env, flags,
   assert last.startswith(message), last
   assert 'Traceback' not in out.stderr
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('extra, per_process, message', [
+    (['--config.data.batch_size=60'], {},
+     'error: process {i} of 2: batch size 60 does not divide over 8 devices'),
+    ([], {1: ['--config.seed=1']},
+     'error: process {i} of 2: process(es) [1] run another config than '
+     'process 0'),
+    ([], {1: ['--workdir={tmp}/elsewhere/run']},
+     'error: process {i} of 2: process(es) [1] do not see the workdir'),
+], ids=['batch', 'config', 'workdir'])
+def test_processes_refuse_bad_input_in_one_line_each(tmp_path, extra,
+                                                     per_process, message):
+  (tmp_path / 'elsewhere').mkdir()
+  per_process = {i: [a.format(tmp=tmp_path) for a in args]
+                 for i, args in per_process.items()}
+  procs = _start(str(tmp_path / 'run'), 2, 4, *extra,
+                 per_process=per_process)
+  for i, p in enumerate(procs):
+    _, err = p.communicate(timeout=300)
+    assert p.returncode not in (0, None)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(message.format(i=i)), last
+    assert 'Traceback' not in err
+  assert not (tmp_path / 'run').exists()
+  assert os.listdir(tmp_path / 'elsewhere') == []
+
+
+def test_bench_layouts():
+  assert bench_processes.parse_layout('2x4') == (2, 4)
+  for bad in ('2', '0x4', 'twoxfour'):
+    with pytest.raises(ValueError, match='layout'):
+      bench_processes.parse_layout(bad)
