@@ -66,4 +66,5 @@ def test_imagenet_options_reach_the_loader(monkeypatch):
   with pytest.raises(Reached):
     data.load_data(cfg, num_devices=2, seed=4)
   assert seen == {'data_dir': '/data/tfds', 'manual_dir': '/data/tars',
-                  'global_batch': 16, 'num_devices': 2, 'seed': 4}
+                  'global_batch': 16, 'num_devices': 2, 'seed': 4,
+                  'process_index': 0, 'process_count': 1}  # one process
