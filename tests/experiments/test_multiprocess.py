@@ -55,8 +55,11 @@ def _metrics(workdir, stage):
 
 
 def _last_state(workdir, stage):
-  steps = sorted(glob.glob(os.path.join(workdir, stage, 'checkpoints', '*',
-                                        'state')),
+  # The newest complete one (a killed save may leave a partial directory).
+  steps = sorted((p for p in glob.glob(os.path.join(
+      workdir, stage, 'checkpoints', '*', 'state'))
+                  if p.split(os.sep)[-2].isdigit() and os.path.exists(
+                      os.path.join(os.path.dirname(p), 'commit_success.txt'))),
                  key=lambda p: int(p.split(os.sep)[-2]))
   return ocp.StandardCheckpointer().restore(steps[-1])
 

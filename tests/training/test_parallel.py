@@ -27,8 +27,8 @@ def _close(a, b):
 
 
 def test_training_under_shard_map_equals_pmap(tmp_path):
-  # 200 examples at batch 64: 3 full batches and a partial one of 8.
-  ds = helpers.tiny_dataset(n_train=200, n_test=40, augment=True)
+  # 136 examples at batch 64: 2 full batches and a partial one of 8.
+  ds = helpers.tiny_dataset(n_train=136, n_test=40, augment=True)
   runs = {mode: run_stage(tmp_path, mode, ds, NUM_DEVICES, epochs=2,
                           parallel=parallel_lib.Parallel(mode, NUM_DEVICES))
           for mode in parallel_lib.MODES}
