@@ -93,9 +93,7 @@ def check_run(workdir: str, study: str, config_dict: dict) -> None:
       raise ValueError(f'run manifest {path} is unreadable: {e}') from e
     _refuse(workdir, {'study': stored.get('study'), **stored.get('config', {})},
             {'study': study, **config_dict})
-  parent = workdir
-  while not os.path.exists(parent):
-    parent = os.path.dirname(os.path.abspath(parent))
+  parent = distributed.nearest_existing_folder(workdir)
   if not os.access(parent, os.W_OK):
     raise ValueError(f'workdir {workdir} is not writable')
 

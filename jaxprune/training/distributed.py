@@ -110,6 +110,15 @@ def initialize(mode: str = 'auto', env: Mapping[str, str] | None = None
   return jax.process_count()
 
 
+def nearest_existing_folder(path: str) -> str:
+  """``path`` itself if it is a folder, else its nearest existing ancestor
+  folder (where a new workdir would be created)."""
+  parent = os.path.abspath(path)
+  while not os.path.isdir(parent):
+    parent = os.path.dirname(parent)
+  return parent
+
+
 def is_writer() -> bool:
   """Whether this process writes logs, metrics, results and reports."""
   return jax.process_index() == 0
@@ -148,9 +157,7 @@ def check_processes_agree(config_dict: dict, workdir: str) -> None:
     raise ValueError(f'process(es) {differ} run another config than process '
                      '0 (the config hashes differ); launch every process '
                      'with the same flags')
-  parent = os.path.abspath(workdir)
-  while not os.path.isdir(parent):
-    parent = os.path.dirname(parent)
+  parent = nearest_existing_folder(workdir)
   token = multihost_utils.broadcast_one_to_all(
       np.frombuffer(uuid.uuid4().bytes, np.uint8))
   name = os.path.join(parent, '.jaxprune-shared-' + bytes(

@@ -94,6 +94,13 @@ def test_a_resumed_stream_gives_the_batches_of_an_uninterrupted_one(tmp_path):
   np.testing.assert_array_equal(continued[2]['label'], full[8]['label'])
 
 
+def _assert_rows_stack_to(parts, whole):
+  """Per-process batches, stacked in process order, equal ``whole``."""
+  for key in ('image', 'label', 'mask'):
+    np.testing.assert_array_equal(np.concatenate([b[key] for b in parts]),
+                                  whole[key])
+
+
 def test_processes_stream_their_own_rows_of_the_one_process_batches(tmp_path):
   # 4 devices over 2 processes: each process decodes only its 2 devices'
   # rows; stacked in process order they are the one-process batches, in
@@ -112,16 +119,12 @@ def test_processes_stream_their_own_rows_of_the_one_process_batches(tmp_path):
     for _ in range(4):  # past an epoch (15 // 8 = 1 step each)
       w, g = next(want), [next(it) for it in got]
       assert g[0]['image'].shape == (2, 2, 16, 16, 3)
-      for key in ('image', 'label', 'mask'):
-        np.testing.assert_array_equal(
-            np.concatenate([b[key] for b in g]), w[key])
+      _assert_rows_stack_to(g, w)
   want = list(one.eval_iterator())
   got = [list(p.eval_iterator()) for p in parts]
   assert len(got[0]) == len(got[1]) == len(want) == 2
   for w, g0, g1 in zip(want, *got):
-    for key in ('image', 'label', 'mask'):
-      np.testing.assert_array_equal(np.concatenate([g0[key], g1[key]]),
-                                    w[key])
+    _assert_rows_stack_to([g0, g1], w)
   assert float(sum(b['mask'].sum() for b in got[1])) == 4.0  # 9 = 4 + 1 + 4
 
 

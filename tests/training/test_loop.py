@@ -114,22 +114,30 @@ def _write_folder(root, n_per_class=8, size=(20, 24)):
             tf.io.encode_jpeg(img.astype(np.uint8)).numpy())
 
 
-def test_fit_on_a_streamed_folder(tmp_path):
+def _streamed_stage(tmp_path, global_batch, widths):
+  """A 2-class image folder streamed through tf.data on 2 devices, and the
+  fit arguments of a small digits_cnn stage on it."""
   _write_folder(tmp_path / 'folder')
   streaming = data_lib.make_folder_iterators(
-      tmp_path / 'folder', global_batch=8, num_devices=2, seed=0,
+      tmp_path / 'folder', global_batch=global_batch, num_devices=2, seed=0,
       image_size=16, resize_size=18, cache_dir=tmp_path / 'cache')
   source = data_lib.StreamingSource(streaming)
-  assert source.input_shape == (16, 16, 3) and source.steps_per_epoch == 2
-  spec = models.get_spec('digits_cnn').bind(2, [8, 'M', 8], (16, 16, 3))
+  spec = models.get_spec('digits_cnn').bind(2, widths, (16, 16, 3))
   variables = spec.init(jax.random.key(0))
   tx = optim.sgd_coupled(0.05)
   state = step_lib.create_train_state(variables['params'],
                                       variables['batch_stats'], tx)
-  result = loop.fit(name='stream', workdir=str(tmp_path / 'run'),
-                    model=spec.module(step_lib.AXIS_NAME), tx=tx,
-                    state=state, source=source, epochs=2, seed=0,
-                    config_dict={}, tensorboard=False)
+  return dict(name='stream', workdir=str(tmp_path / 'run'),
+              model=spec.module(step_lib.AXIS_NAME), tx=tx, state=state,
+              source=source, epochs=2, seed=0, config_dict={},
+              tensorboard=False)
+
+
+def test_fit_on_a_streamed_folder(tmp_path):
+  stage = _streamed_stage(tmp_path, 8, [8, 'M', 8])
+  source = stage['source']
+  assert source.input_shape == (16, 16, 3) and source.steps_per_epoch == 2
+  result = loop.fit(**stage)
   assert [h['epoch'] for h in result.history] == [1, 2]
   assert 0.0 <= result.last_accuracy <= 1.0
   assert int(result.state.step) == 4
@@ -167,17 +175,8 @@ def test_one_step_on_eight_devices_equals_one_up_to_float_rounding():
 
 def test_a_streamed_epoch_logs_progress_lines(tmp_path):
   """Streamed epochs get a line every N steps: step/total, loss, img/s, ETA."""
-  _write_folder(tmp_path / 'folder')
-  streaming = data_lib.make_folder_iterators(
-      tmp_path / 'folder', global_batch=2, num_devices=2, seed=0,
-      image_size=16, resize_size=18, cache_dir=tmp_path / 'cache')
-  source = data_lib.StreamingSource(streaming)
-  assert source.steps_per_epoch == 8
-  spec = models.get_spec('digits_cnn').bind(2, [4, 'M', 4], (16, 16, 3))
-  variables = spec.init(jax.random.key(0))
-  tx = optim.sgd_coupled(0.05)
-  state = step_lib.create_train_state(variables['params'],
-                                      variables['batch_stats'], tx)
+  stage = _streamed_stage(tmp_path, 2, [4, 'M', 4])
+  assert stage['source'].steps_per_epoch == 8
   lines = []
 
   class Collect(py_logging.Handler):
@@ -190,10 +189,7 @@ def test_a_streamed_epoch_logs_progress_lines(tmp_path):
   logger.addHandler(handler)
   logger.setLevel(py_logging.INFO)
   try:
-    loop.fit(name='stream', workdir=str(tmp_path / 'run'),
-             model=spec.module(step_lib.AXIS_NAME), tx=tx, state=state,
-             source=source, epochs=2, seed=0, config_dict={},
-             tensorboard=False, progress_every_steps=3)
+    loop.fit(**stage, progress_every_steps=3)
   finally:
     logger.removeHandler(handler)
     logger.setLevel(level)
