@@ -33,7 +33,7 @@ from experiments.configs import paper
 from jaxprune import pruning
 from jaxprune.pruning import reconstruction
 from jaxprune.studies import context
-from jaxprune.studies import rethinking
+from jaxprune.studies import prune_config
 
 FLAGS = flags.FLAGS
 CRITERIA = ('thinet', 'regression', 'l1_norm', 'random_channel')
@@ -98,7 +98,7 @@ def main(argv):
   ctx = context.RunContext.create(config, FLAGS.workdir, 'baseline')
   variables, entry = ctx.large_model(config.seed)
   params = variables['params']
-  counts = {k: v for k, v in rethinking.resolve_target(ctx, params).items()
+  counts = {k: v for k, v in prune_config.resolve_target(ctx, params).items()
             if v}
   images = ctx.source.examples(FLAGS.examples + FLAGS.held_out)
   batch = {k: v[:FLAGS.examples] for k, v in images.items()}

@@ -10,8 +10,9 @@ Layers, bottom to top (a module may import its own layer and the ones below):
 5. ``reporting``
 6. ``studies``
 
-Inside ``studies`` a study may use ``studies.context`` and
-``studies.registry`` but never another study's module.
+Inside ``studies`` a study may use ``studies.context``,
+``studies.prune_config`` and ``studies.registry`` but never another study's
+module.
 """
 
 import ast
@@ -23,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / 'jaxprune'
 LAYERS = {'tree': 0, 'registry': 0, 'flops': 0, 'masks': 1, 'models': 2,
           'data': 2, 'pruning': 3, 'training': 3, 'importers': 3,
           'jackpot': 4, 'results': 4, 'reporting': 5, 'studies': 6}
-STUDY_SHARED = {'context', 'registry', '__init__'}
+STUDY_SHARED = {'context', 'registry', 'prune_config', '__init__'}
 
 
 def _part(module: str) -> str:

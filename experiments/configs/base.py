@@ -5,8 +5,8 @@ field is overridable on the command line (``--config.optim.epochs=10``;
 tuples as ``'(0.1, 0.1)'``, dicts and width configs as Python/JSON literals,
 ``--config.model.widths='[16, 16, "M", 32, 32]'``). An unknown field is an
 error. Sections, one concern each: ``data``, ``model``, ``optim``,
-``prune``, ``finetune``, ``scratch``, ``jackpot``, ``mask_overlap``,
-``suite``.
+``prune``, ``finetune``, ``scratch``, ``jackpot``, ``lottery``,
+``mask_overlap``, ``suite``.
 """
 
 import ml_collections
@@ -16,7 +16,7 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   # The registered study to run: baseline, rethinking, jackpot,
-  # mask_overlap, suite (jaxprune.studies).
+  # lottery_ticket, mask_overlap, suite (jaxprune.studies).
   config.study = 'baseline'
   config.row = ''  # a paper row's name (experiments/configs/paper.py)
   config.paper = {}  # that row's published numbers, {stage: value}
@@ -122,6 +122,14 @@ def get_config() -> ml_collections.ConfigDict:
       # Weight tuning with the searched mask fixed (§2.9, "30(S)+10(T)").
       tune_epochs=0, tune_learning_rate=0.01, tune_weight_decay=0.0,
       overlap=True))  # then the mask_overlap study against the jackpot
+
+  config.lottery = ml_collections.ConfigDict(dict(  # rethinking.md §9
+      # Pruning rounds: 1 is one-shot; >1 prunes the previous round's
+      # trained winning ticket again (unstructured criteria; with
+      # prune.method='magnitude_iterative', prune.ratio of the remaining).
+      rounds=1,
+      # Each trains the winning ticket and the random re-init, same mask.
+      learning_rates=(0.1, 0.01)))
 
   config.mask_overlap = ml_collections.ConfigDict(dict(
       criteria=('magnitude', 'random', 'l1_filter', 'snip', 'grasp',

@@ -18,6 +18,8 @@ number of convs are fixed per family, only the ints may change):
 * ``vgg19_wl`` (``cifar/weight-level/models/cifar/vgg.py``): the slimming cfg
   and head, but conv bias=True (init 0), conv He **fan-in**
   N(0, sqrt(2/(9*C_in))), BN gamma 1.
+* ``vgg16_wl`` (``--arch vgg16_bn`` of ``cifar/lottery-ticket/weight-level``):
+  ``vgg19_wl`` with the VGG-16 cfg (no 5th pool).
 * ``vgg19_jackpot`` (Lottery Jackpots ``models/vgg_cifar.py``): cfg
   ``[64, 64, M, 128, 128, M, 256 x4, M, 512 x4, M, 512 x4, M]`` (a max-pool
   after the last stage too); conv no bias -> BN -> ReLU; AvgPool2d(1) module
@@ -193,6 +195,12 @@ _register('vgg19_wl', VGG19_CFG,
                                      conv_bias=True, fan_in_init=True,
                                      bn_scale=1.0, axis_name=ax),
           'CIFAR VGG-19-BN (weight-level): conv bias, fan-in He init')
+_register('vgg16_wl', VGG16_CFG,
+          lambda nc, w, ax: CifarVGG(tuple(w), nc, head='linear',
+                                     conv_bias=True, fan_in_init=True,
+                                     bn_scale=1.0, axis_name=ax),
+          'CIFAR VGG-16-BN (weight-level lottery-ticket runs): conv bias, '
+          'fan-in He init')
 _register('vgg19_jackpot', VGG19_JACKPOT_CFG,
           lambda nc, w, ax: JackpotVGG(tuple(w), nc, axis_name=ax),
           'Lottery-Jackpots CIFAR VGG-19 (5 max-pools, 1x1-conv classifier)',

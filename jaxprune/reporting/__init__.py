@@ -1,7 +1,7 @@
 """Reports of finished runs: tables in the papers' layouts, plots, overlap.
 
 ``write_report(workdirs, output)`` reads every ``results.json`` (any study)
-and writes ``table.md`` plus the accuracy-vs-FLOPs plots;
+and writes ``table.md`` plus the accuracy-vs-FLOPs and lottery-ticket plots;
 ``summary_text(results)`` is what the launcher prints for a run.
 """
 
@@ -28,9 +28,11 @@ def write_report(workdirs: Sequence[str], output: str) -> dict[str, Any]:
   path = os.path.join(output, 'table.md')
   with open(path, 'w', encoding='utf-8') as f:
     f.write(md)
-  rethinking = [r for r in runs if r['study'] == 'rethinking']
+  def of(study):
+    return [r for r in runs if r['study'] == study]
   return {'table': path, 'markdown': md,
-          'plots': plots.accuracy_vs_flops(rethinking, output)}
+          'plots': plots.accuracy_vs_flops(of('rethinking'), output)
+                   + plots.lottery_ticket(of('lottery_ticket'), output)}
 
 
 def summary_text(results: Mapping[str, Any]) -> str:

@@ -120,7 +120,50 @@ def overlap_summary_table(results: Sequence[Mapping[str, Any]]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def lottery_rows(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+  """One point per (learning rate, round) of a lottery_ticket result:
+  ``{'lr', 'round', 'density', 'ticket': entry, 'random': entry}``."""
+  s, st = result['summary'], result['stages']
+  rounds = s['rounds']
+  density = result['details']['seeds'][0]['conv_density']
+  out = []
+  for lr in s['learning_rates']:
+    for r in range(1, rounds + 1):
+      suffix = f'lr{lr:g}' + (f'_round{r}' if rounds > 1 else '')
+      out.append({'lr': lr, 'round': r, 'density': density[f'{lr:g}'][r - 1],
+                  'ticket': st.get(f'ticket_{suffix}'),
+                  'random': st.get(f'random_{suffix}')})
+  return out
+
+
+def lottery_table(results: Sequence[Mapping[str, Any]]) -> str:
+  """Rethinking §9: winning ticket vs random init, per LR and round."""
+  lines = ['| Dataset | Model | Pruning | Round | Conv density | LR | '
+           'Unpruned | Winning ticket | Random init |',
+           '|---|---|---|---|---|---|---|---|---|']
+  for r in results:
+    s = r['summary']
+    model = s['model'] + (f' [{s["row"]}]' if s.get('row') else '')
+    pruning = (f'{s["method"]} {s["ratio"]:.0%}'
+               + (' per round' if s['rounds'] > 1 else ''))
+    base = accuracy_cell(r['stages'].get('baseline'))
+    for p in lottery_rows(r):
+      lines.append(
+          f'| {s["dataset"]} | {model} | {pruning} | {p["round"]} | '
+          f'{100 * p["density"]:.2f}% | {p["lr"]:g} | {base} | '
+          f'{_with_paper(r, "ticket", accuracy_cell(p["ticket"]))} | '
+          f'{_with_paper(r, "random", accuracy_cell(p["random"]))} |')
+  lines += ['', 'Both arms: the same mask, data order, epochs and schedule; '
+            'the winning ticket starts from the large model\'s saved '
+            'initialisation θ₀ ⊙ mask, the random arm from a fresh init '
+            '(density-scaled He for unstructured masks) ⊙ mask. Channel '
+            'masks also zero the pruned filters\' BN γ/β. The reference '
+            'has no published numbers for this study (rethinking.md §8.7).']
+  return '\n'.join(lines) + '\n'
+
+
 TABLES = {'rethinking': rethinking_table, 'jackpot': jackpot_table,
+          'lottery_ticket': lottery_table,
           'baseline': baseline_table, 'mask_overlap': overlap_summary_table}
 
 

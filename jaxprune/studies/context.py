@@ -255,19 +255,21 @@ class RunContext:
 
   # ---- the dense model ---------------------------------------------------
 
-  def large_model(self, seed: int, seed_index: int = 0, pre: Sequence = ()
+  def large_model(self, seed: int, seed_index: int = 0, pre: Sequence = (),
+                  init: Mapping[str, Any] | None = None
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trained dense model and its results entry.
 
     ``config.model.pretrained`` empty: the ``baseline`` stage trains it
-    (resumable). Else it is loaded: a jaxprune stage directory (or a run
+    (resumable) from ``init`` (default :meth:`init` of ``seed``). Else it is loaded: a jaxprune stage directory (or a run
     directory with a ``baseline/`` stage) restores its latest checkpoint; a
     ``.pt``/``.pth``/``.tar``/``.npz`` file is imported from the official
     PyTorch layout. Either is validated against the model and evaluated.
     """
     pretrained = self.config.model.pretrained
     if not pretrained:
-      run = self.train('baseline', self.spec, self.init(self.spec, seed),
+      start = dict(init) if init is not None else self.init(self.spec, seed)
+      run = self.train('baseline', self.spec, start,
                        seed=seed, seed_index=seed_index,
                        epochs=self.config.optim.epochs,
                        learning_rate=self.config.optim.learning_rate,
@@ -436,25 +438,41 @@ class RunContext:
 
   # ---- artifacts and results -------------------------------------------------
 
-  def save_masks(self, name: str, masks) -> str:
-    """``<workdir>/<name>.npz``: a full mask tree, one array per path
-    (written by process 0; every process returns once it is there)."""
-    path = os.path.join(self.workdir, f'{name}.npz')
+  def save_arrays(self, path: str, tree, dtype=None) -> str:
+    """``path`` (.npz): one array per leaf path of ``tree`` (cast to
+    ``dtype`` if given, else exact), written atomically by process 0; every
+    process returns once it is there."""
     if distributed.is_writer():
+      os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
       tmp = path + '.tmp.npz'
-      np.savez(tmp, **{tree_lib.path_str(p): np.asarray(m, np.uint8)
-                       for p, m in tree_lib.flatten(masks)})
+      np.savez(tmp, **{tree_lib.path_str(p): np.asarray(m, dtype)
+                       for p, m in tree_lib.flatten(tree)})
       os.replace(tmp, path)
     distributed.barrier(f'saved {path}')
     return path
+
+  def load_arrays(self, path: str, dtype=None) -> dict[str, Any]:
+    """The tree :meth:`save_arrays` wrote (leaves cast to ``dtype``)."""
+    try:
+      with np.load(path) as data:
+        return tree_lib.unflatten([(k, data[k] if dtype is None
+                                    else data[k].astype(dtype))
+                                   for k in data.files])
+    except (OSError, ValueError) as e:
+      raise ValueError(f'{path} is not a readable .npz of arrays: {e}'
+                       ) from None
+
+  def save_masks(self, name: str, masks) -> str:
+    """``<workdir>/<name>.npz``: a full mask tree, one array per path
+    (written by process 0; every process returns once it is there)."""
+    return self.save_arrays(os.path.join(self.workdir, f'{name}.npz'),
+                            masks, np.uint8)
 
   def load_masks(self, path: str, params) -> Any:
     """A mask tree saved by :meth:`save_masks`, checked against ``params``."""
     if not os.path.isfile(path):
       raise ValueError(f'no mask file {path}')
-    with np.load(path) as data:
-      masks = tree_lib.unflatten([(k, data[k].astype(np.float32))
-                                  for k in data.files])
+    masks = self.load_arrays(path, np.float32)
     masks_lib.check_masks(masks, params, f'masks of {path}')
     return masks
 

@@ -33,48 +33,16 @@ from jaxprune import pruning
 from jaxprune import results as results_lib
 from jaxprune import tree as tree_lib
 from jaxprune.studies import context
+from jaxprune.studies import prune_config
 from jaxprune.studies import registry
 
 STAGES = ('finetune', 'scratch_e', 'scratch_b')
 SCRATCH_B_RULES = ('cifar', 'imagenet')
 
 
-def _has_layer_spec(prune) -> bool:
-  return (bool(context.native(prune.layer_ratios, 'prune.layer_ratios'))
-          or bool(prune.stage_ratios) or bool(prune.skip)
-          or bool(context.native(prune.keep_counts, 'prune.keep_counts')))
-
-
-def _options(prune) -> dict[str, Any]:
-  options = context.native(prune.options, 'prune.options') or {}
-  if not isinstance(options, dict):
-    raise ValueError('config.prune.options must be a dict {option: value}')
-  return options
-
-
 def check_config(config) -> None:
   """Bad pruning inputs fail before any data is loaded."""
-  prune = config.prune
-  criterion = pruning.get_criterion(prune.method)
-  pruning.check_ratio(prune.ratio, 'config.prune.ratio')
-  if prune.sparsity_lambda < 0:
-    raise ValueError('config.prune.sparsity_lambda must be >= 0')
-  criterion.check_options(_options(prune))
-  if criterion.kind == 'channel':
-    from jaxprune import models  # pylint: disable=g-import-not-at-top
-    models.get_spec(config.model.name).require_channel_units(
-        f'the channel criterion {prune.method!r}')
-  elif _has_layer_spec(prune) or prune.keep_masks_path or (
-      prune.layerwise_finetune_epochs):
-    raise ValueError(f'{prune.method!r} is an unstructured criterion: '
-                     'config.prune.layer_ratios, stage_ratios, skip, '
-                     'keep_counts, keep_masks_path and '
-                     'layerwise_finetune_epochs are for channel criteria; '
-                     'use config.prune.ratio')
-  for field in ('layerwise_finetune_epochs', 'examples'):
-    v = prune[field]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-      raise ValueError(f'config.prune.{field} must be an int >= 0, got {v!r}')
+  prune_config.check_prune_config(config)
   b = config.scratch.b_epochs
   if isinstance(b, bool) or not isinstance(b, int) or b < 0:
     raise ValueError(f'config.scratch.b_epochs must be an int >= 0, got {b!r}')
@@ -89,56 +57,12 @@ def check_config(config) -> None:
     raise ValueError('config.finetune.epochs must be positive')
 
 
-def resolve_target(ctx, params) -> pruning.Target:
-  """The criterion target of ``config.prune`` for ``params``: a ratio, or
-  per-unit counts (forward order) where layer ratios, stage ratios, skips
-  or kept counts are given; units whose keep comes from
-  ``config.prune.keep_masks_path`` are left out."""
-  prune = ctx.config.prune
-  if pruning.get_criterion(prune.method).kind != 'channel':
-    return prune.ratio
-  fixed = fixed_keep(ctx, params)
-  if not _has_layer_spec(prune) and not fixed:
-    return prune.ratio
-  layer_ratios = context.native(prune.layer_ratios, 'prune.layer_ratios')
-  kept = context.native(prune.keep_counts, 'prune.keep_counts') or {}
-  counts = {}
-  if prune.ratio or layer_ratios or prune.stage_ratios or prune.skip:
-    counts = pruning.channel_counts(
-        ctx.spec, params, ratio=prune.ratio, layer_ratios=layer_ratios,
-        stage_ratios=tuple(prune.stage_ratios), skip=tuple(prune.skip))
-  counts.update(pruning.counts_from_kept(ctx.spec, params, kept))
-  for name, idx in fixed.items():
-    if name in kept and kept[name] != len(idx):
-      raise ValueError(f'config.prune.keep_counts keeps {kept[name]} '
-                       f'channels of {name} but keep_masks_path keeps '
-                       f'{len(idx)}')
-    counts.pop(name, None)
-  return pruning.in_forward_order(ctx.spec, params, counts)
-
-
-def fixed_keep(ctx, params) -> dict[str, Any]:
-  """The keeps ``config.prune.keep_masks_path`` fixes ({} without one)."""
-  path = ctx.config.prune.keep_masks_path
-  return pruning.load_keep_masks(path, ctx.spec, params) if path else {}
-
-
 def check_model(ctx) -> None:
-  """The target resolves on the model's (abstract) params, the criterion
-  accepts it with ``config.prune.examples`` examples, and the head exists."""
-  c = ctx.config
-  params = ctx.abstract_variables()['params']
-  target = resolve_target(ctx, params)
-  criterion = pruning.get_criterion(c.prune.method)
-  if criterion.kind == 'channel':
-    pruning.unit_counts(ctx.spec, params, target)
-  else:
-    pruning.scored_kernels(params, target)
-  criterion.check(ctx.spec, params, target,
-                  num_examples=min(c.prune.examples, ctx.source.num_train),
-                  options=_options(c.prune))
-  if c.prune.head:
-    ctx.spec.with_head(c.prune.head)
+  """The target resolves and the criterion accepts it (on abstract
+  params), and the head exists."""
+  prune_config.check_target(ctx)
+  if ctx.config.prune.head:
+    ctx.spec.with_head(ctx.config.prune.head)
 
 
 def _masked(spec, variables, keep):
@@ -175,9 +99,9 @@ def _prune(ctx, variables, seed: int, index: int):
   """-> (pruned spec, pruned variables, masks or None, details)."""
   c = ctx.config
   criterion = pruning.get_criterion(c.prune.method)
-  target = resolve_target(ctx, variables['params'])
+  target = prune_config.resolve_target(ctx, variables['params'])
   if criterion.kind == 'channel':
-    fixed = fixed_keep(ctx, variables['params'])
+    fixed = prune_config.fixed_keep(ctx, variables['params'])
     if fixed:  # the criterion sees the fixed channels already gone
       variables = _masked(ctx.spec, variables, fixed)[0]
     if c.prune.layerwise_finetune_epochs:

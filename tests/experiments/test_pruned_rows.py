@@ -12,7 +12,7 @@ from jaxprune import flops
 from jaxprune import models
 from jaxprune import pruning
 from jaxprune.studies import context
-from jaxprune.studies import rethinking
+from jaxprune.studies import prune_config
 from tests.models.common import M
 
 CONV1_4 = [32, 32, M, 64, 64, M, 128, 128, 128, M, 256, 256, 256, M]
@@ -110,7 +110,7 @@ def _row_widths(row):
   spec = models.get_spec(config.model.name).bind(1000)
   ctx = type('Ctx', (), {'config': config, 'spec': spec})()
   params = spec.abstract_variables()['params']
-  target = rethinking.resolve_target(ctx, params)
+  target = prune_config.resolve_target(ctx, params)
   kept = {u.name: u.num_channels(params) - target.get(u.name, 0)
           for u in spec.units(params)}
   return spec, kept, config

@@ -7,7 +7,7 @@ from experiments.configs import paper
 from experiments.configs import rethinking as rows
 from jaxprune import models
 from jaxprune import pruning
-from jaxprune.studies import rethinking
+from jaxprune.studies import prune_config
 from tests.models.common import mask_file
 
 
@@ -31,7 +31,7 @@ def test_the_official_masks_fix_the_2x_rows_block_inputs():
   config = rows.get_config('resnet50_2x')
   config.prune.keep_masks_path = str(mask_file())
   ctx = type('Ctx', (), {'config': config, 'spec': spec})()
-  target = rethinking.resolve_target(ctx, params)
+  target = prune_config.resolve_target(ctx, params)
   assert not any(k.endswith('/input') for k in target)  # the file's
   assert target['stage4_block2/bn2'] == 512 - 440
 
