@@ -106,7 +106,7 @@ def get_config() -> ml_collections.ConfigDict:
       epochs=40, learning_rate=0.001, schedule='constant'))
 
   config.scratch = ml_collections.ConfigDict(dict(
-      b_rule='cifar',  # Scratch-B budget: 'cifar' or 'imagenet' (§5.3)
+      b_rule='cifar',  # Scratch-B budget: 'cifar', 'imagenet', 'sss' (§5.3)
       b_max_epochs=0,  # >0: cap Scratch-B (small-budget runs only)
       # >0: Scratch-B runs this many epochs instead of the rule's (the
       # README's 132 for ResNet-50-2x, where §5.3's rule gives 134).

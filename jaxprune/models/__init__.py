@@ -16,5 +16,6 @@ from jaxprune.models import densenet  # noqa: F401
 from jaxprune.models import preresnet  # noqa: F401
 from jaxprune.models import resnet_cifar  # noqa: F401
 from jaxprune.models import resnet_imagenet  # noqa: F401
+from jaxprune.models import sss_resnet  # noqa: F401
 from jaxprune.models import vgg_cifar  # noqa: F401
 from jaxprune.models import vgg_imagenet  # noqa: F401

@@ -30,6 +30,10 @@ def scratch_b_schedule(flops_unpruned: int, flops_pruned: int,
   * ``'imagenet'``: ``r >= 2``: 180 epochs (2x90), x0.1 every 60; else
     ``E = int(90*r)`` with x0.1 every ``int(E/3)``.
 
+  * ``'sss'`` (§3.5, the SSS README): ``E = int(base*r)`` (base 100),
+    x0.1 every ``int(30*r)`` epochs (three steps): 117 [35, 70, 105] for
+    ResNet-41, 145 [43, 86, 129] for -32, 179 [53, 106, 159] for -26.
+
   ``epochs`` given (a published budget the rule does not reproduce, e.g.
   ResNet-50-2x's 132) replaces ``E``; the milestones follow the same rule.
   """
@@ -51,7 +55,13 @@ def scratch_b_schedule(flops_unpruned: int, flops_pruned: int,
       epochs = given or int(base * r)
       step = max(int(epochs / 3), 1)
     return epochs, list(range(step, epochs, step))
-  raise ValueError(f"dataset must be 'cifar' or 'imagenet', got {dataset!r}")
+  if dataset == 'sss':
+    base = base_epochs or 100
+    epochs = given or int(base * r)
+    step = int(0.3 * base * r)
+    return epochs, [step, 2 * step, 3 * step]
+  raise ValueError(f"dataset must be 'cifar', 'imagenet' or 'sss', got "
+                   f"{dataset!r}")
 
 
 def scratch_b_epochs(flops_unpruned: int, flops_pruned: int,

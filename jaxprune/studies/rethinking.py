@@ -37,7 +37,7 @@ from jaxprune.studies import prune_config
 from jaxprune.studies import registry
 
 STAGES = ('finetune', 'scratch_e', 'scratch_b')
-SCRATCH_B_RULES = ('cifar', 'imagenet')
+SCRATCH_B_RULES = ('cifar', 'imagenet', 'sss')
 
 
 def check_config(config) -> None:
