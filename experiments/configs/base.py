@@ -5,7 +5,7 @@ field is overridable on the command line (``--config.optim.epochs=10``;
 tuples as ``'(0.1, 0.1)'``, dicts and width configs as Python/JSON literals,
 ``--config.model.widths='[16, 16, "M", 32, 32]'``). An unknown field is an
 error. Sections, one concern each: ``data``, ``model``, ``optim``,
-``prune``, ``finetune``, ``scratch``, ``jackpot``, ``lottery``,
+``prune``, ``finetune``, ``scratch``, ``jackpot``, ``lottery``, ``sss``,
 ``mask_overlap``, ``suite``.
 """
 
@@ -16,7 +16,7 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   # The registered study to run: baseline, rethinking, jackpot,
-  # lottery_ticket, mask_overlap, suite (jaxprune.studies).
+  # lottery_ticket, sss, mask_overlap, suite (jaxprune.studies).
   config.study = 'baseline'
   config.row = ''  # a paper row's name (experiments/configs/paper.py)
   config.paper = {}  # that row's published numbers, {stage: value}
@@ -130,6 +130,12 @@ def get_config() -> ml_collections.ConfigDict:
       rounds=1,
       # Each trains the winning ticket and the random re-init, same mask.
       learning_rates=(0.1, 0.01)))
+
+  config.sss = ml_collections.ConfigDict(dict(  # rethinking.md §3.5
+      gamma=0.01,  # weight of sum |lambda_b| (APG soft threshold lr*gamma)
+      # None: search the block config; else [[kept, first_kept], ...] per
+      # stage (the published ResNet-41/32/26): scratch stages only.
+      blocks=config_dict.placeholder(object)))
 
   config.mask_overlap = ml_collections.ConfigDict(dict(
       criteria=('magnitude', 'random', 'l1_filter', 'snip', 'grasp',

@@ -61,17 +61,15 @@ def apg_soft_threshold(learning_rate: optax.ScalarOrSchedule, gamma: float,
     lr = (learning_rate(state.count) if callable(learning_rate)
           else learning_rate)
 
-    def one(g, lam, v):
+    def proximal(g, lam):
       z = lam - lr * g
-      z = jnp.sign(z) * jnp.maximum(jnp.abs(z) - lr * gamma, 0.0)
-      v = momentum * v + (z - lam)
-      new = jnp.maximum(z + momentum * v, 0.0)
-      return new - lam, v
+      return jnp.sign(z) * jnp.maximum(jnp.abs(z) - lr * gamma, 0.0)
 
-    pairs = jax.tree.map(one, updates, params, state.momentum)
-    outer = jax.tree.structure(updates)
-    inner = jax.tree.structure((0, 0))
-    deltas, buffers = jax.tree.transpose(outer, inner, pairs)
+    buffers = jax.tree.map(lambda g, lam, v: momentum * v + (
+        proximal(g, lam) - lam), updates, params, state.momentum)
+    deltas = jax.tree.map(lambda g, lam, v: jnp.maximum(
+        proximal(g, lam) + momentum * v, 0.0) - lam, updates, params,
+                          buffers)
     return deltas, APGState(state.count + 1, buffers)
 
   return optax.GradientTransformation(init_fn, update_fn)

@@ -162,8 +162,29 @@ def lottery_table(results: Sequence[Mapping[str, Any]]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def sss_table(results: Sequence[Mapping[str, Any]]) -> str:
+  """Rethinking's Table 5: SSS block configs, searched or published, and
+  their scratch training, top-1 %."""
+  lines = ['| Dataset | Model | Blocks (kept, first kept) | Depth | Search '
+           '(gated) | Pruned | Scratch-E | Scratch-B | Scratch-B epochs |',
+           '|---|---|---|---|---|---|---|---|---|']
+  for r in results:
+    s, st = r['summary'], r['stages']
+    model = s['model'] + (f' [{s["row"]}]' if s.get('row') else '')
+    blocks = ', '.join(f'({k}, {"T" if f else "F"})' for k, f in s['blocks'])
+    cells = [_with_paper(r, stage, accuracy_cell(st.get(stage)))
+             for stage in ('search', 'pruned', 'scratch_e', 'scratch_b')]
+    lines.append(f'| {s["dataset"]} | {model} | {blocks} | {s["depth"]} | '
+                 + ' | '.join(cells) + f' | {s["scratch_b_epochs"]} |')
+  lines += ['', 'Test accuracy (%) as best / last epoch. Pruned = the '
+            'searched model with its zero-lambda blocks removed, before any '
+            'training; paper numbers (top-1 / top-5) from rethinking.md §8.5 '
+            '("unknown" where the reference has none).']
+  return '\n'.join(lines) + '\n'
+
+
 TABLES = {'rethinking': rethinking_table, 'jackpot': jackpot_table,
-          'lottery_ticket': lottery_table,
+          'lottery_ticket': lottery_table, 'sss': sss_table,
           'baseline': baseline_table, 'mask_overlap': overlap_summary_table}
 
 

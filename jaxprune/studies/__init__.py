@@ -2,7 +2,7 @@
 context, found by name.
 
 ``get_study(name)(config, workdir)`` runs ``baseline``, ``rethinking``,
-``jackpot``, ``lottery_ticket``, ``mask_overlap`` or ``suite`` (or a study registered with
+``jackpot``, ``lottery_ticket``, ``sss``, ``mask_overlap`` or ``suite`` (or a study registered with
 :func:`register_study`); every one writes ``results.json`` in the schema of
 :mod:`jaxprune.results`.
 """
@@ -15,4 +15,5 @@ from jaxprune.studies import jackpot  # noqa: F401
 from jaxprune.studies import lottery_ticket  # noqa: F401
 from jaxprune.studies import mask_overlap  # noqa: F401
 from jaxprune.studies import rethinking  # noqa: F401
+from jaxprune.studies import sss  # noqa: F401
 from jaxprune.studies import suite  # noqa: F401

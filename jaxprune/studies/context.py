@@ -353,7 +353,8 @@ class RunContext:
             seed_index: int = 0, epochs: int, learning_rate: float,
             schedule: str | None = None, milestones=None,
             weight_decay: float | None = None, masks=None, pre: Sequence = (),
-            source=None) -> StageRun:
+            source=None, optimizer: Callable[[Any], Any] | None = None
+            ) -> StageRun:
     """SGD training of ``variables`` (masked if ``masks``) as one stage.
 
     Optimizer: :func:`jaxprune.training.optim.sgd_coupled` with
@@ -361,7 +362,9 @@ class RunContext:
     per-epoch ``schedule`` (default ``config.optim.schedule``) and
     ``milestones`` (default :meth:`milestones`), ``pre`` transforms first;
     with ``masks`` wrapped in :func:`~jaxprune.training.optim.
-    masked_training` (pruned weights stay exactly 0).
+    masked_training` (pruned weights stay exactly 0). ``optimizer``, given,
+    builds the transformation from the schedule instead (e.g. SSS's APG +
+    NAG, :func:`jaxprune.pruning.sss.sss_optimizer`).
     """
     source = source or self.source_for(seed)
     o = self.config.optim
@@ -369,9 +372,12 @@ class RunContext:
         learning_rate, epochs, source.steps_per_epoch,
         schedule or o.schedule,
         self.milestones(epochs) if milestones is None else milestones)
-    tx = optim.sgd_coupled(lr_fn, o.momentum,
-                           o.weight_decay if weight_decay is None
-                           else weight_decay, pre=pre)
+    if optimizer is not None:
+      tx = optimizer(lr_fn)
+    else:
+      tx = optim.sgd_coupled(lr_fn, o.momentum,
+                             o.weight_decay if weight_decay is None
+                             else weight_decay, pre=pre)
     params = variables['params']
     if masks is not None:
       masks_lib.check_masks(masks, params)
