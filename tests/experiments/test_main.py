@@ -63,8 +63,12 @@ BAD_INPUTS = [
                  '--config.data.name=cifar10',
                  '--config.data.path={tmp}/broken.tar.gz'],
      'error: cannot read archive {tmp}/broken.tar.gz:'),
+    # A huge learning rate on one short epoch of a small subset: it
+    # diverges within the first few of its 4 steps.
     ('diverged', ['--config=experiments/configs/digits.py',
-                  '--config.optim.learning_rate=1e6'],
+                  '--config.optim.learning_rate=1e6', '--config.optim.epochs=1',
+                  '--config.data.train_subset=256',
+                  '--config.data.test_subset=64', '--config.tensorboard=false'],
      "error: stage 'baseline' diverged at epoch 1, step"),
 ]
 
