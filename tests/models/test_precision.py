@@ -24,8 +24,9 @@ def test_bfloat16_model_is_close_to_float32_with_float32_state(name):
   x = jax.random.normal(jax.random.key(1), (4, *spec.input_shape))
   f32 = spec.module()
   bf16 = precision.with_compute_dtype(f32, 'bfloat16')
-  y32 = f32.apply(variables, x, train=False)
-  y16 = bf16.apply(variables, x, train=False)
+  # Jitted: eagerly, every op of the model would be compiled on its own.
+  y32 = jax.jit(lambda v, x: f32.apply(v, x, train=False))(variables, x)
+  y16 = jax.jit(lambda v, x: bf16.apply(v, x, train=False))(variables, x)
   assert y16.dtype == jnp.float32 and y16.shape == y32.shape
   # bfloat16 has an 8-bit mantissa: about 1 % of the logits' scale.
   scale = float(jnp.max(jnp.abs(y32)))
@@ -36,7 +37,8 @@ def test_bfloat16_model_is_close_to_float32_with_float32_state(name):
                                   train=True, mutable=['batch_stats'])
     return jnp.mean(logits ** 2), new_vars
 
-  grads, new_vars = jax.grad(loss, has_aux=True)(variables['params'])
+  grads, new_vars = jax.jit(jax.grad(loss, has_aux=True))(
+      variables['params'])
   assert _dtypes(grads) == {'float32'}
   assert _dtypes(new_vars['batch_stats']) == {'float32'}
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
