@@ -6,7 +6,7 @@ tuples as ``'(0.1, 0.1)'``, dicts and width configs as Python/JSON literals,
 ``--config.model.widths='[16, 16, "M", 32, 32]'``). An unknown field is an
 error. Sections, one concern each: ``data``, ``model``, ``optim``,
 ``prune``, ``finetune``, ``scratch``, ``jackpot``, ``lottery``, ``sss``,
-``mask_overlap``, ``suite``.
+``arch_search``, ``mask_overlap``, ``suite``.
 """
 
 import ml_collections
@@ -16,7 +16,8 @@ from ml_collections import config_dict
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   # The registered study to run: baseline, rethinking, jackpot,
-  # lottery_ticket, sss, mask_overlap, suite (jaxprune.studies).
+  # lottery_ticket, sss, architecture_search, mask_overlap, suite
+  # (jaxprune.studies).
   config.study = 'baseline'
   config.row = ''  # a paper row's name (experiments/configs/paper.py)
   config.paper = {}  # that row's published numbers, {stage: value}
@@ -136,6 +137,13 @@ def get_config() -> ml_collections.ConfigDict:
       # None: search the block config; else [[kept, first_kept], ...] per
       # stage (the published ResNet-41/32/26): scratch stages only.
       blocks=config_dict.placeholder(object)))
+
+  config.arch_search = ml_collections.ConfigDict(dict(  # rethinking.md §10
+      # 'channel': Network Slimming widths vs uniform / guided cfgs;
+      # 'weight': magnitude patterns vs uniform random / guided masks.
+      mode='channel',
+      ratios=(0.3, 0.5, 0.7),  # pruned fractions: several sizes
+      pattern_from=''))  # a finished run whose pattern.json to transfer
 
   config.mask_overlap = ml_collections.ConfigDict(dict(
       criteria=('magnitude', 'random', 'l1_filter', 'snip', 'grasp',

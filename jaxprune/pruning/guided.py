@@ -45,6 +45,16 @@ def stages(cfg: Sequence[Any]) -> list[list[int]]:
   return [s for s in out if s]
 
 
+def kernel_stages(cfg: Sequence[Any]) -> list[list[str]]:
+  """The conv kernel paths (``conv{i}/kernel``, convs counted in order) of
+  each stage of a VGG cfg."""
+  out, i = [], 0
+  for st in stages(cfg):
+    out.append([f'conv{i + k}/kernel' for k in range(len(st))])
+    i += len(st)
+  return out
+
+
 def _rebuild(template: Sequence[Any], stage_widths: Sequence[Sequence[int]]
              ) -> list[Any]:
   it = iter(w for s in stage_widths for w in s)
@@ -109,15 +119,23 @@ def uniform_cfg_matching(full_cfg: Sequence[Any], target_params: int,
   def cfg_of(q):
     return _rebuild(full_cfg, [[max(1, int(round(q * w))) for w in s]
                                for s in stages(full_cfg)])
+  counted: dict[tuple, int] = {}
+
+  def count(q):
+    key = tuple(cfg_of(q))
+    if key not in counted:
+      counted[key] = count_params(list(key))
+    return counted[key]
   lo, hi = 0.0, 1.0
   for _ in range(40):
+    if cfg_of(lo) == cfg_of(hi):
+      break
     mid = (lo + hi) / 2
-    if count_params(cfg_of(mid)) < target_params:
+    if count(mid) < target_params:
       lo = mid
     else:
       hi = mid
-  q = min((lo, hi), key=lambda v: abs(count_params(cfg_of(v))
-                                     - target_params))
+  q = min((lo, hi), key=lambda v: abs(count(v) - target_params))
   return cfg_of(q), q
 
 

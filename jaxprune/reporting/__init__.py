@@ -32,7 +32,9 @@ def write_report(workdirs: Sequence[str], output: str) -> dict[str, Any]:
     return [r for r in runs if r['study'] == study]
   return {'table': path, 'markdown': md,
           'plots': plots.accuracy_vs_flops(of('rethinking'), output)
-                   + plots.lottery_ticket(of('lottery_ticket'), output)}
+                   + plots.lottery_ticket(of('lottery_ticket'), output)
+                   + plots.accuracy_vs_params(of('architecture_search'),
+                                              output)}
 
 
 def summary_text(results: Mapping[str, Any]) -> str:

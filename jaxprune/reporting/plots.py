@@ -85,3 +85,37 @@ def lottery_ticket(results: Sequence[Mapping[str, Any]], output: str
     fig.savefig(path, dpi=100)
     paths.append(path)
   return paths
+
+
+def accuracy_vs_params(results: Sequence[Mapping[str, Any]], output: str
+                       ) -> list[str]:
+  """``arch_<model>_<mode>.png`` per architecture_search result: best test
+  accuracy (mean ± sample std over seeds) against parameters (non-zero for
+  masks), one series per arm (pruned, uniform, guided, transferred)."""
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
+  paths = []
+  for r in results:
+    s, st = r['summary'], r['stages']
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for arm, fmt in (('pruned', 'o-'), ('uniform', 's--'), ('guided', '^-.'),
+                     ('transfer', 'v:')):
+      pts = [st[f'{arm}_r{x:g}'] for x in s['ratios']
+             if f'{arm}_r{x:g}' in st]
+      if pts:
+        ax.errorbar([e['params'] for e in pts],
+                    [100 * e['best_test_accuracy'] for e in pts],
+                    yerr=[100 * e['best_test_accuracy_std'] for e in pts],
+                    fmt=fmt, capsize=3, label=arm)
+    ax.set_xscale('log')
+    ax.set_xlabel('parameters (non-zero)')
+    ax.set_ylabel('best test accuracy (%)')
+    ax.set_title(f'{s["model"]} ({s["mode"]}): accuracy vs parameters')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(output, f'arch_{s["model"]}_{s["mode"]}.png')
+    fig.savefig(path, dpi=100)
+    paths.append(path)
+  return paths

@@ -183,7 +183,30 @@ def sss_table(results: Sequence[Mapping[str, Any]]) -> str:
   return '\n'.join(lines) + '\n'
 
 
+def arch_search_table(results: Sequence[Mapping[str, Any]]) -> str:
+  """Rethinking §10: per ratio, the pruned, uniform, guided and transferred
+  architectures (or sparsity patterns) trained from scratch."""
+  lines = ['| Dataset | Model | Mode | Ratio | Pruned | Uniform | Guided | '
+           'Transferred |', '|---|---|---|---|---|---|---|---|']
+  for r in results:
+    s, st = r['summary'], r['stages']
+    model = s['model'] + (f' [{s["row"]}]' if s.get('row') else '')
+    for ratio in s['ratios']:
+      cells = []
+      for arm in ('pruned', 'uniform', 'guided', 'transfer'):
+        e = st.get(f'{arm}_r{ratio:g}')
+        cells.append('–' if e is None else
+                     f'{accuracy_cell(e)} ({e["params"]:,} params)')
+      lines.append(f'| {s["dataset"]} | {model} | {s["mode"]} | {ratio:g} | '
+                   + ' | '.join(cells) + ' |')
+  lines += ['', 'All trained from scratch with the same epochs (Scratch-E); '
+            'params count non-zero weights for sparsity patterns. The '
+            'reference has no published numbers for this study.']
+  return '\n'.join(lines) + '\n'
+
+
 TABLES = {'rethinking': rethinking_table, 'jackpot': jackpot_table,
+          'architecture_search': arch_search_table,
           'lottery_ticket': lottery_table, 'sss': sss_table,
           'baseline': baseline_table, 'mask_overlap': overlap_summary_table}
 

@@ -2,7 +2,8 @@
 context, found by name.
 
 ``get_study(name)(config, workdir)`` runs ``baseline``, ``rethinking``,
-``jackpot``, ``lottery_ticket``, ``sss``, ``mask_overlap`` or ``suite`` (or a study registered with
+``jackpot``, ``lottery_ticket``, ``sss``, ``architecture_search``,
+``mask_overlap`` or ``suite`` (or a study registered with
 :func:`register_study`); every one writes ``results.json`` in the schema of
 :mod:`jaxprune.results`.
 """
@@ -10,6 +11,7 @@ context, found by name.
 from jaxprune.studies.context import RunContext, StageRun
 from jaxprune.studies.registry import get_study, register_study, study_names
 # Importing a study module registers it.
+from jaxprune.studies import architecture_search  # noqa: F401
 from jaxprune.studies import baseline  # noqa: F401
 from jaxprune.studies import jackpot  # noqa: F401
 from jaxprune.studies import lottery_ticket  # noqa: F401

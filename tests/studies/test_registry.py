@@ -9,8 +9,10 @@ def test_every_study_is_registered():
   # Other test files in the same worker may have registered their own studies.
   names = studies.study_names()
   assert names == sorted(names)
-  assert {'baseline', 'jackpot', 'mask_overlap', 'rethinking', 'suite'} <= set(names)
-  with pytest.raises(ValueError, match='known studies: baseline, jackpot'):
+  assert {'architecture_search', 'baseline', 'jackpot', 'lottery_ticket',
+          'mask_overlap', 'rethinking', 'sss', 'suite'} <= set(names)
+  with pytest.raises(ValueError, match='known studies: architecture_search, '
+                     'baseline, jackpot'):
     studies.get_study('lottery')
 
 
