@@ -115,10 +115,13 @@ def test_two_processes_equal_one_and_only_process_0_writes(one_process,
   assert not [l for l in out1.splitlines() if not l.startswith('[Gloo]')]
 
 
-def _wait_for(path, procs):
-  deadline = time.time() + 500
-  while not os.path.exists(path) and time.time() < deadline:
+def _wait_for(path, procs, timeout_s=300):
+  """Until ``path`` exists; fails if a process ends first or it never
+  appears (a hung launch is a failure, not a slow pass)."""
+  deadline = time.time() + timeout_s
+  while not os.path.exists(path):
     assert all(p.poll() is None for p in procs), 'a process ended early'
+    assert time.time() < deadline, f'{path} did not appear in {timeout_s} s'
     time.sleep(0.05)
 
 
