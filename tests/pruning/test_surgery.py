@@ -55,8 +55,10 @@ CASES = [
 
 
 def test_every_channel_prunable_model_is_covered():
+  # vgg16_wl is vgg19_wl's class (CifarVGG, conv bias) at the VGG-16 cfg.
   covered = {c[0] for c in CASES} | {'resnet32', 'resnet56', 'resnet110',
-                                     'resnet32_jackpot', 'vgg19_jackpot'}
+                                     'resnet32_jackpot', 'vgg19_jackpot',
+                                     'vgg16_wl'}
   assert covered == set(models.channel_prunable_models())
 
 
