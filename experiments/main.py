@@ -8,6 +8,7 @@ study (``jaxprune.studies``), which runs and writes ``results.json``; the logic
 lives in ``jaxprune`` where it can be tested and imported in a notebook.
 """
 
+import faulthandler
 import logging as pylogging
 import os
 import signal
@@ -46,6 +47,10 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  # `kill -USR1 <pid>` prints every thread's stack to stderr (a hung
+  # multi-process run shows where each process waits) and the run goes on.
+  if hasattr(signal, 'SIGUSR1'):
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
   try:
     config = FLAGS.config  # a missing file is reported here, lazily
     study = config.study

@@ -187,13 +187,19 @@ def save(mngr: ocp.CheckpointManager, step: int, state, meta: dict) -> None:
   directory = os.fspath(mngr.directory)
   path = os.path.join(directory, str(step))
   if os.path.exists(path):
-    aside, n = path + '.damaged', 1
-    while os.path.exists(aside):
-      n += 1
-      aside = f'{path}.damaged{n}'
-    os.replace(path, aside)
-    logging.warning('moved the unreadable checkpoint %s aside to %s', path,
-                    aside)
+    # Every process sees it (one shared directory); process 0 alone moves
+    # it, and every manager forgets it, or orbax would skip the save in a
+    # process that still lists the step while the others wait for it.
+    distributed.barrier(f'jaxprune: checkpoint {step} seen')
+    if distributed.is_writer():
+      aside, n = path + '.damaged', 1
+      while os.path.exists(aside):
+        n += 1
+        aside = f'{path}.damaged{n}'
+      os.replace(path, aside)
+      logging.warning('moved the unreadable checkpoint %s aside to %s', path,
+                      aside)
+    distributed.barrier(f'jaxprune: checkpoint {step} moved aside')
     mngr.reload()
   try:
     mngr.save(step, args=ocp.args.Composite(

@@ -240,7 +240,11 @@ def fit(*, name: str, workdir: str, model, tx: optax.GradientTransformation,
           pending = (metrics, inputs_size(inputs, source, parallel), k)
           mid = (checkpoint_every_steps and k + 1 < spe and
                  (k + 1) % checkpoint_every_steps == 0)
-          if signals.poll() or mid:
+          # Every process polls after every step (they agree on the step);
+          # a signal at an epoch's last step is saved by the epoch's end
+          # below, so one step never holds two checkpoints.
+          stop = signals.poll() and k + 1 < spe
+          if stop or mid:
             settle()
             save(int(state.step), epoch, {
                 'epoch_step': k + 1, 'epoch_metrics': step_metrics,

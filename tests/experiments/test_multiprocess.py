@@ -118,15 +118,21 @@ def test_two_processes_equal_one_and_only_process_0_writes(one_process,
 def _wait_for(path, procs, timeout_s=500):
   """Until ``path`` exists (fails if a process ends first). After
   ``timeout_s`` it returns and the test goes on: a two-process shard_map
-  resume sometimes stalls before its first search checkpoint (seen in CI
-  on 2026-12-03, not yet diagnosed); the later phases still check the end
-  state, and the stall is printed so it is not silent."""
+  resume sometimes stalled before its first search checkpoint (seen in CI
+  on 2026-12-03). Then every process is asked for its threads' stacks
+  (SIGUSR1, see experiments/main.py) and the test fails with them."""
   deadline = time.time() + timeout_s
   while not os.path.exists(path):
     assert all(p.poll() is None for p in procs), 'a process ended early'
     if time.time() > deadline:
-      print(f'STALL: {path} did not appear in {timeout_s} s')
-      return
+      for p in procs:
+        p.send_signal(signal.SIGUSR1)
+      time.sleep(2)
+      for p in procs:
+        p.kill()
+      tails = [p.communicate()[1][-6000:] for p in procs]
+      pytest.fail(f'{path} did not appear in {timeout_s} s; the processes\' '
+                  'stacks:\n' + '\n-----\n'.join(tails))
     time.sleep(0.05)
 
 

@@ -65,6 +65,25 @@ def test_a_signal_checkpoints_the_exact_step_and_resume_equals_uninterrupted(
   _same(resumed, uninterrupted)
 
 
+def test_a_signal_at_an_epochs_last_step_saves_once_after_its_evaluation(
+    tmp_path, dataset, uninterrupted):
+  # Regression: it saved a mid-epoch checkpoint at that step, and the
+  # resumed run's epoch end saved the same step again, moving the good one
+  # aside as "damaged" (over two processes the managers then disagreed on
+  # the steps and the run hung in orbax's save barrier).
+  with pytest.raises(preemption.Preempted,
+                     match=r"stage 'run' saved at epoch 3, step 0 of the "
+                     'epoch'):
+    run_stage(tmp_path, 'run', dataset, 2, epochs=3,
+              hook=signal_at(1, 4, signal.SIGTERM))
+  meta = checkpoint.latest_meta(str(tmp_path / 'run'))
+  assert meta['epoch'] == 2 and 'epoch_step' not in meta
+  assert len(meta['history']) == 2  # the epoch was evaluated before saving
+  resumed = run_stage(tmp_path, 'run', dataset, 2, epochs=3)
+  _same(resumed, uninterrupted)
+  assert not list((tmp_path / 'run' / 'checkpoints').glob('*.damaged*'))
+
+
 def test_mid_epoch_checkpoints_resume_a_crash_exactly(tmp_path, dataset,
                                                       uninterrupted):
   with pytest.raises(Crash):
