@@ -87,6 +87,10 @@ class ChannelUnit:
     return int(tree_lib.get(params, self.name)['scale'].shape[0])
 
 
+# XLA compiler options of the one-off init program, per backend.
+INIT_COMPILER_OPTIONS = {'cpu': {'xla_backend_optimization_level': 0}}
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """A registered model (see the module docstring).
@@ -175,9 +179,17 @@ class ModelSpec:
 
   def init(self, rng) -> dict[str, Any]:
     """Fresh ``{'params', 'batch_stats'}`` of a bound spec (a jitted init
-    on one zero example of ``input_shape``)."""
+    on one zero example of ``input_shape``).
+
+    On CPU the init program is compiled without LLVM's optimisations: it
+    runs once, and XLA:CPU spent most of a model's start-up optimising its
+    per-parameter random number code (ResNet-56: 13 s against 4 s; the
+    values agree within 1e-7).
+    """
     x = jnp.zeros((1, *self.input_shape), jnp.float32)
-    variables = jax.jit(lambda k: self.module().init(k, x, train=False))(rng)
+    init = jax.jit(lambda k: self.module().init(k, x, train=False))
+    options = INIT_COMPILER_OPTIONS.get(jax.default_backend(), {})
+    variables = init.lower(rng).compile(compiler_options=options)(rng)
     return {'params': variables['params'],
             'batch_stats': variables.get('batch_stats', {})}
 

@@ -205,3 +205,18 @@ def test_create_model_rejects_before_tracing():
       create_model('resnet110', 10, replace(RESNET110_A,
                                              ('block_widths', 0, 0), -1))
   assert rec.records == []
+
+
+def test_init_equals_flax_init_op_by_op():
+  # spec.init compiles its program without LLVM optimisation on CPU
+  # (INIT_COMPILER_OPTIONS); the values are flax's init, run op by op.
+  spec = get_spec('resnet20').bind(10)
+  key = jax.random.key(3)
+  ours = spec.init(key)
+  x = jnp.zeros((1, *spec.input_shape), jnp.float32)
+  theirs = spec.module().init(key, x, train=False)
+  assert jax.tree.structure(ours['params']) == jax.tree.structure(
+      theirs['params'])
+  for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(
+      {'params': theirs['params'], 'batch_stats': theirs['batch_stats']})):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
