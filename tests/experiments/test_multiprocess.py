@@ -116,11 +116,10 @@ def test_two_processes_equal_one_and_only_process_0_writes(one_process,
 
 
 def _wait_for(path, procs, timeout_s=500):
-  """Until ``path`` exists (fails if a process ends first). After
-  ``timeout_s`` it returns and the test goes on: a two-process shard_map
-  resume sometimes stalled before its first search checkpoint (seen in CI
-  on 2026-12-03). Then every process is asked for its threads' stacks
-  (SIGUSR1, see experiments/main.py) and the test fails with them."""
+  """Until ``path`` exists; fails if a process ends first, or after
+  ``timeout_s`` with every process's thread stacks (SIGUSR1, see
+  experiments/main.py), as when a two-process resume hung in orbax's save
+  barrier (fixed: a signal at an epoch's last step saved that step twice)."""
   deadline = time.time() + timeout_s
   while not os.path.exists(path):
     assert all(p.poll() is None for p in procs), 'a process ended early'
