@@ -10,7 +10,9 @@ gives compile time, ms/step (median of timed steps), images/s, peak device
 memory where the backend reports it, the step's FLOPs (Rethinking
 convention, x3 for a train step) and the achieved TFLOP/s, with its fraction
 of the device's bf16 peak where the device is known (GPU/TPU), and how many
-convs got each lowering (:mod:`jaxprune.models.conv_lowering`). Data are
+convs got each lowering (:mod:`jaxprune.models.conv_lowering`) and whether
+residual-block outputs are cut out of XLA:CPU's fusions
+(:mod:`jaxprune.models.fusion_cut`). Data are
 synthetic uint8 images held on the device, so the figures measure the step,
 not the input pipeline.
 
@@ -40,6 +42,7 @@ from jaxprune import models
 from jaxprune import pruning
 from jaxprune.models import conv_inventory
 from jaxprune.models import conv_lowering
+from jaxprune.models import fusion_cut
 from jaxprune.models import precision
 from jaxprune.training import devices
 from jaxprune.training import optim
@@ -93,6 +96,7 @@ def bf16_peak_tflops(device) -> float | None:
 def check_args(model_names, modes, batch_sizes, n_dev):
   """One-line errors for bad flags, before anything is built or compiled."""
   conv_lowering.forced_lowering()
+  fusion_cut.forced()
   known = models.model_names()
   bad = [m for m in model_names if m not in known]
   if bad:
@@ -229,7 +233,8 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
           'step_flops': step_flops, 'tflops_per_s': round(tflops, 4),
           'bf16_peak_fraction': round(tflops / peak, 4) if peak else None,
           'conv_lowering': conv_inventory.lowering_counts(
-              spec, jax.default_backend())}
+              spec, jax.default_backend()),
+          'fusion_cut': fusion_cut.enabled()}
 
 
 def add_reference(row, steps, warmup, num_classes):
@@ -282,7 +287,8 @@ def main(argv):
                         'host_cpus': os.cpu_count(),
                         'processor': platform.processor() or platform.machine(),
                         'jax': jax.__version__,
-                        'conv_lowering_forced': conv_lowering.forced_lowering()},
+                        'conv_lowering_forced': conv_lowering.forced_lowering(),
+                        'fusion_cut_forced': fusion_cut.forced()},
             'results': rows}
   if FLAGS.output:
     existing = []

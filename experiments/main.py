@@ -23,6 +23,7 @@ from ml_collections import config_flags
 from jaxprune import reporting
 from jaxprune import studies
 from jaxprune.models import conv_lowering
+from jaxprune.models import fusion_cut
 from jaxprune.training import devices
 from jaxprune.training import distributed
 from jaxprune.training import preemption
@@ -61,6 +62,7 @@ def main(argv):
     processes = distributed.initialize(config.distributed)
     devices.one_cpu_device_per_core()
     conv_lowering.forced_lowering()
+    fusion_cut.forced()
   except ValueError as e:
     sys.exit(f'error: {e}')
   if not distributed.is_writer():  # process 0 logs for the run

@@ -55,6 +55,7 @@ from typing import Sequence
 import flax.linen as nn
 
 from jaxprune.models import _common
+from jaxprune.models import fusion_cut
 from jaxprune.models import layers
 from jaxprune.models import spec as spec_lib
 from jaxprune.models import structure
@@ -113,7 +114,7 @@ class Bottleneck(nn.Module):
       residual = layers.Conv(self.planes * EXPANSION, kernel_size=1,
                              strides=self.stride, padding=0,
                              name='downsample')(x)
-    return out + residual
+    return fusion_cut.cut(out + residual)
 
 
 class PreResNet(nn.Module):

@@ -50,6 +50,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxprune.models import _common
+from jaxprune.models import fusion_cut
 from jaxprune.models import layers
 from jaxprune.models import spec as spec_lib
 from jaxprune.models import structure
@@ -87,7 +88,7 @@ class BasicBlock(nn.Module):
       before = extra // 2 if self.shortcut == 'stride' else 0
       residual = jnp.pad(residual, ((0, 0), (0, 0), (0, 0),
                                     (before, extra - before)))
-    return layers.relu(out + residual)
+    return fusion_cut.cut(layers.relu(out + residual))
 
 
 class CifarResNet(nn.Module):

@@ -62,6 +62,7 @@ from typing import Any
 import flax.linen as nn
 
 from jaxprune.models import _common
+from jaxprune.models import fusion_cut
 from jaxprune.models import layers
 from jaxprune.models import spec as spec_lib
 from jaxprune.models import structure
@@ -98,7 +99,7 @@ class BasicBlock(nn.Module):
     if self.stride != 1 or x.shape[-1] != self.out_width:
       residual = _downsample(x, self.out_width, self.stride,
                              self.downsample_bias, self.axis_name, train)
-    return layers.relu(out + residual)
+    return fusion_cut.cut(layers.relu(out + residual))
 
 
 class Bottleneck(nn.Module):
@@ -127,7 +128,7 @@ class Bottleneck(nn.Module):
     if self.stride != 1 or x.shape[-1] != self.out_width:
       residual = _downsample(x, self.out_width, self.stride,
                              self.downsample_bias, self.axis_name, train)
-    return layers.relu(out + residual)
+    return fusion_cut.cut(layers.relu(out + residual))
 
 
 class ImageNetResNet(nn.Module):

@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxprune.models import _common
+from jaxprune.models import fusion_cut
 from jaxprune.models import layers
 from jaxprune.models import spec as spec_lib
 
@@ -89,7 +90,7 @@ class SSSBottleneck(nn.Module):
     if self.gated:
       scale = self.param(BLOCK_SCALE, nn.initializers.ones, ())
       y = y * scale.astype(y.dtype)
-    return y + shortcut
+    return fusion_cut.cut(y + shortcut)
 
 
 class SSSPreResNet(nn.Module):
