@@ -168,12 +168,11 @@ def train_setup(mode, spec, variables, tx, steps_per_epoch):
   raise ValueError(f'unknown mode {mode!r}')
 
 
-def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
-              dtype='float32', seeds_in_parallel=0, parallel='pmap'):
-  """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
-  train-like mode in one vmap-ed step (``batch_size`` examples each);
-  ``parallel``: the step under 'pmap' or 'shard_map'
-  (:mod:`jaxprune.training.parallel`)."""
+def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
+              seeds_in_parallel=0, parallel='pmap'):
+  """``(call, spec)``: ``call()`` runs one step of ``mode`` for the model
+  on synthetic on-device data (a train-like step carries its state on);
+  see :func:`bench_one` for the arguments."""
   spec = models.get_spec(model_name).bind(num_classes)
   model = precision.with_compute_dtype(spec.module(step_lib.AXIS_NAME), dtype)
   n_dev = jax.local_device_count()
@@ -197,26 +196,38 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
 
     def call():
       return p(state, eval_data, inputs)
-  else:
-    state, tx, model_params = train_setup(mode, spec, variables, tx,
-                                          source.steps_per_epoch)
-    static = dict(model=model, tx=tx, model_params=model_params,
-                  prepare_batch=source.prepare_batch)
-    p = (step_lib.pmap_train_step(seeds_in_parallel=seeds_in_parallel,
-                                  **static)
-         if seeds_in_parallel else par.train_step(**static))
-    if seeds_in_parallel:
-      n = seeds_in_parallel
-      state = step_lib.stack_runs([state] * n)
-      ids = jax.tree.map(lambda x: np.stack([x] * n, axis=1), ids)
-      context = devices.replicate(step_lib.stack_runs(
-          [{'epoch': np.int32(0), 'aug_rng': jax.random.key(1 + 2 * i),
-            'rng': jax.random.key(2 + 2 * i)} for i in range(n)]), n_dev)
-    holder = [par.replicate(state)]
+    return call, spec
+  state, tx, model_params = train_setup(mode, spec, variables, tx,
+                                        source.steps_per_epoch)
+  static = dict(model=model, tx=tx, model_params=model_params,
+                prepare_batch=source.prepare_batch)
+  p = (step_lib.pmap_train_step(seeds_in_parallel=seeds_in_parallel,
+                                **static)
+       if seeds_in_parallel else par.train_step(**static))
+  if seeds_in_parallel:
+    n = seeds_in_parallel
+    state = step_lib.stack_runs([state] * n)
+    ids = jax.tree.map(lambda x: np.stack([x] * n, axis=1), ids)
+    context = devices.replicate(step_lib.stack_runs(
+        [{'epoch': np.int32(0), 'aug_rng': jax.random.key(1 + 2 * i),
+          'rng': jax.random.key(2 + 2 * i)} for i in range(n)]), n_dev)
+  holder = [par.replicate(state)]
 
-    def call():
-      holder[0], metrics = p(holder[0], train_data, ids, context)
-      return metrics
+  def call():
+    holder[0], metrics = p(holder[0], train_data, ids, context)
+    return metrics
+  return call, spec
+
+
+def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
+              dtype='float32', seeds_in_parallel=0, parallel='pmap'):
+  """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
+  train-like mode in one vmap-ed step (``batch_size`` examples each);
+  ``parallel``: the step under 'pmap' or 'shard_map'
+  (:mod:`jaxprune.training.parallel`)."""
+  call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
+                         seeds_in_parallel, parallel)
+  n_dev = jax.local_device_count()
   compile_s, step_s = time_calls(call, steps, warmup)
   runs = max(seeds_in_parallel, 1)
   step_flops = (1 if mode == 'eval' else 3) * runs * batch_size * (

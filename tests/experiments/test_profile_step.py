@@ -1,0 +1,48 @@
+"""The step profile adds up a real trace by op kind."""
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pytest
+
+from experiments import profile_step
+
+
+def test_op_times_sum_kinds_per_step_and_skip_host_events(tmp_path):
+  events = [
+      {'ph': 'X', 'name': '$api.py:2479 block_until_ready', 'dur': 9000,
+       'tid': 1},
+      {'ph': 'X', 'name': 'shard_args', 'dur': 9000, 'tid': 1},  # Python's
+      {'ph': 'X', 'name': 'transpose_copy_fusion.1', 'dur': 3000},
+      {'ph': 'X', 'name': 'transpose_copy_fusion.17', 'dur': 1000},
+      {'ph': 'X', 'name': 'ynn_fusion.2', 'dur': 2000},
+      {'ph': 'X', 'name': 'all-reduce', 'dur': 500},
+      {'ph': 'X', 'name': 'ThunkExecutor::Execute', 'dur': 9000},
+      {'ph': 'X', 'name': 'end: ynn_fusion.2', 'dur': 9000},
+      {'ph': 'i', 'name': 'ynn_fusion.3', 'dur': 7000},  # not a span
+  ]
+  path = tmp_path / 'x.perfetto_trace.json.gz'
+  with gzip.open(path, 'wt') as f:
+    json.dump({'traceEvents': events}, f)
+  per_kind, per_op = profile_step.op_times(str(path), steps=2)
+  assert per_kind == {'transpose_copy_fusion': 2.0, 'ynn_fusion': 1.0,
+                      'all-reduce': 0.25}
+  assert per_op['transpose_copy_fusion.1'] == 1.5 and len(per_op) == 4
+
+
+@pytest.mark.parametrize('args, shown', [
+    (['--model=digits_cnn', '--mode=train', '--batch_size=16', '--steps=1',
+      '--top=3'], 'digits_cnn train, batch 16'),
+    (['--model=resnet57'], 'unknown model')])
+def test_profile_step_command(args, shown):
+  run = subprocess.run([sys.executable, '-m', 'experiments.profile_step',
+                        *args], capture_output=True, text=True)
+  out = run.stdout + run.stderr
+  assert shown in out
+  if run.returncode == 0:
+    assert 'device time per step' in out
+    assert 'costliest single ops' in out
+  else:
+    assert 'Traceback' not in out
