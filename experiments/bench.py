@@ -65,8 +65,8 @@ def define_flags():
   flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'],
                     'Compute dtype of the steps (jaxprune.models.precision).')
   flags.DEFINE_integer('seeds_in_parallel', 0,
-                       'N >= 1: N runs in one vmap-ed train/search step '
-                       '(images/s counts all N).')
+                       'N >= 1: N runs in one train/search step, vmap-ed '
+                       '(GPU/TPU) or mapped (CPU) (images/s counts all N).')
   flags.DEFINE_list('parallel', ['pmap'],
                     'How the step is mapped: any of pmap, shard_map (a row '
                     'each).')
@@ -239,6 +239,8 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
           'per_device_batch': batch_size // n_dev,
           'compile_s': round(compile_s, 3), 'ms_per_step': round(1e3 * step_s, 3),
           'seeds_in_parallel': seeds_in_parallel,
+          'seeds_strategy': (step_lib.seeds_strategy() if seeds_in_parallel
+                             else None),
           'images_per_s': round(runs * batch_size / step_s, 1),
           'peak_memory_bytes': peak_memory(),
           'step_flops': step_flops, 'tflops_per_s': round(tflops, 4),

@@ -40,8 +40,10 @@ def _context(seed):
           'rng': jax.random.key(200 + seed)}
 
 
-@pytest.mark.parametrize('mode', ['train', 'search'])
-def test_seeds_in_parallel_equal_separate_runs(mode):
+@pytest.mark.parametrize('mode, strategy', [
+    ('train', 'vmap'), ('search', 'vmap'), ('train', 'map'),
+    ('search', 'map')])
+def test_seeds_in_parallel_equal_separate_runs(mode, strategy):
   ds = helpers.tiny_dataset(n_train=96, n_test=16)
   spec = models.get_spec('digits_cnn').bind(10, [4, 'M', 8])
   model = spec.module(step_lib.AXIS_NAME)
@@ -66,7 +68,8 @@ def test_seeds_in_parallel_equal_separate_runs(mode):
     separate.append((jax.device_get(state), history))
 
   # The same N runs as one vmap-ed step.
-  parallel = step_lib.pmap_train_step(seeds_in_parallel=len(SEEDS), **static)
+  parallel = step_lib.pmap_train_step(seeds_in_parallel=len(SEEDS),
+                                      seeds_strategy_name=strategy, **static)
   state = devices.replicate(step_lib.stack_runs([st for st, _, _ in setups]),
                             NUM_DEVICES)
   context = devices.replicate(
@@ -107,3 +110,11 @@ def test_seeds_in_parallel_equal_separate_runs(mode):
   # The runs really differ (their own init, data order and rngs).
   a, b = (jax.tree.leaves(separate[i][0].trainable)[0] for i in (0, 1))
   assert not np.allclose(a, b)
+
+
+def test_seeds_strategy_by_backend():
+  assert step_lib.seeds_strategy('cpu') == 'map'
+  assert step_lib.seeds_strategy('gpu') == step_lib.seeds_strategy('tpu') == (
+      'vmap')
+  with pytest.raises(ValueError, match="unknown seeds strategy 'scan'"):
+    step_lib.over_seeds(lambda *a: a, 'scan')
