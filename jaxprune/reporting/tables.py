@@ -144,7 +144,9 @@ def lottery_table(results: Sequence[Mapping[str, Any]]) -> str:
   for r in results:
     s = r['summary']
     model = s['model'] + (f' [{s["row"]}]' if s.get('row') else '')
-    pruning = (f'{s["method"]} {s["ratio"]:.0%}'
+    # A ratio of 0 means the row's own per-layer targets (L1-norm rows).
+    pruning = ((f'{s["method"]} {s["ratio"]:.0%}' if s.get('ratio')
+                else f'{s["method"]} at per-layer targets')
                + (' per round' if s['rounds'] > 1 else ''))
     base = accuracy_cell(r['stages'].get('baseline'))
     for p in lottery_rows(r):

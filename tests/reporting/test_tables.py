@@ -49,3 +49,26 @@ def test_jackpot_baseline_and_overlap_tables():
                        stages={}, details={'overall': {'snip': 0.25}},
                        config={}, device={}, wall_time_s=1)
   assert '| d | m | 0.250 |' in tables.markdown([o])
+
+
+def _lottery_result(method, ratio, rounds):
+  entry = {'best_test_accuracy': 0.5, 'last_test_accuracy': 0.5, 'seeds': 1}
+  stages = {'baseline': entry}
+  for r in range(1, rounds + 1):
+    suffix = 'lr0.1' + (f'_round{r}' if rounds > 1 else '')
+    stages.update({f'ticket_{suffix}': entry, f'random_{suffix}': entry})
+  return {'study': 'lottery_ticket', 'stages': stages,
+          'summary': {'model': 'resnet56', 'dataset': 'cifar10',
+                      'method': method, 'ratio': ratio, 'rounds': rounds,
+                      'learning_rates': [0.1]},
+          'details': {'seeds': [{'conv_density': {'0.1': [0.8] * rounds}}]}}
+
+
+def test_lottery_table_names_the_pruning():
+  ratio = tables.lottery_table([_lottery_result('magnitude', 0.8, 1)])
+  targets = tables.lottery_table([_lottery_result('l1_norm', 0.0, 1)])
+  rounds = tables.lottery_table([_lottery_result('magnitude_iterative', 0.2,
+                                                 2)])
+  assert '| magnitude 80% | 1 | 80.00% | 0.1 |' in ratio
+  assert '| l1_norm at per-layer targets | 1 |' in targets
+  assert rounds.count('| magnitude_iterative 20% per round |') == 2
