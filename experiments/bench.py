@@ -66,7 +66,7 @@ def define_flags():
                     'Compute dtype of the steps (jaxprune.models.precision).')
   flags.DEFINE_integer('seeds_in_parallel', 0,
                        'N >= 1: N runs in one train/search step, vmap-ed '
-                       '(GPU/TPU) or mapped (CPU) (images/s counts all N).')
+                       '(GPU/TPU) or unrolled (CPU) (images/s counts all N).')
   flags.DEFINE_list('parallel', ['pmap'],
                     'How the step is mapped: any of pmap, shard_map (a row '
                     'each).')

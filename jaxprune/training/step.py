@@ -150,7 +150,7 @@ def eval_step_body(state: TrainState, data, inputs, *, model,
   return sums
 
 
-SEED_STRATEGIES = ('vmap', 'map')
+SEED_STRATEGIES = ('vmap', 'unroll')
 
 
 def seeds_strategy(backend: str | None = None) -> str:
@@ -159,11 +159,12 @@ def seeds_strategy(backend: str | None = None) -> str:
   ``'vmap'`` batches the runs (one program, every op over N runs at once);
   on CPU that turns each conv with per-run kernels into one grouped conv,
   which XLA:CPU runs several times slower than N separate convs (ResNet-20:
-  2 seeds 5.5x, 5 seeds 13.8x one seed's step), so CPU uses ``'map'``: the
-  runs one after the other inside the step (``lax.map``), each op the one
-  of a single run.
+  2 seeds 5.5x, 5 seeds 13.8x one seed's step), so CPU uses ``'unroll'``:
+  the step body written out once per run in the one program, each op the
+  one of a single run. (``lax.map``, a loop over the runs, was 25x slower
+  than one run's step on XLA:CPU.)
   """
-  return 'map' if (backend or jax.default_backend()) == 'cpu' else 'vmap'
+  return 'unroll' if (backend or jax.default_backend()) == 'cpu' else 'vmap'
 
 
 def over_seeds(fn: Callable, strategy: str) -> Callable:
@@ -172,14 +173,18 @@ def over_seeds(fn: Callable, strategy: str) -> Callable:
   (:data:`SEED_STRATEGIES`); both give the same results."""
   if strategy == 'vmap':
     return jax.vmap(fn, in_axes=(0, None, 0, 0))
-  if strategy != 'map':
+  if strategy != 'unroll':
     raise ValueError(f'unknown seeds strategy {strategy!r}; use one of '
                      f'{SEED_STRATEGIES}')
 
-  def mapped(state, data, inputs, context):
-    return jax.lax.map(lambda run: fn(run[0], data, run[1], run[2]),
-                       (state, inputs, context))
-  return mapped
+  def unrolled(state, data, inputs, context):
+    def pick(tree, i):
+      return jax.tree.map(lambda x: x[i], tree)
+    runs = jax.tree.leaves(state)[0].shape[0]
+    states, metrics = zip(*[fn(pick(state, i), data, pick(inputs, i),
+                               pick(context, i)) for i in range(runs)])
+    return stack_runs(states), stack_runs(metrics)
+  return unrolled
 
 
 def pmap_train_step(*, seeds_in_parallel: int = 0,
@@ -195,7 +200,7 @@ def pmap_train_step(*, seeds_in_parallel: int = 0,
       per-device batch)``) and of ``context`` (each run's own rngs), and the
       metrics come back with that axis. The collectives stay per run.
     seeds_strategy_name: how the runs share the step, ``'vmap'`` or
-      ``'map'`` (default: :func:`seeds_strategy` of the backend).
+      ``'unroll'`` (default: :func:`seeds_strategy` of the backend).
     **static: see :func:`train_step_body`.
   """
   fn = functools.partial(train_step_body, **static)

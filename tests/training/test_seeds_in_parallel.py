@@ -41,8 +41,8 @@ def _context(seed):
 
 
 @pytest.mark.parametrize('mode, strategy', [
-    ('train', 'vmap'), ('search', 'vmap'), ('train', 'map'),
-    ('search', 'map')])
+    ('train', 'vmap'), ('search', 'vmap'), ('train', 'unroll'),
+    ('search', 'unroll')])
 def test_seeds_in_parallel_equal_separate_runs(mode, strategy):
   ds = helpers.tiny_dataset(n_train=96, n_test=16)
   spec = models.get_spec('digits_cnn').bind(10, [4, 'M', 8])
@@ -113,7 +113,7 @@ def test_seeds_in_parallel_equal_separate_runs(mode, strategy):
 
 
 def test_seeds_strategy_by_backend():
-  assert step_lib.seeds_strategy('cpu') == 'map'
+  assert step_lib.seeds_strategy('cpu') == 'unroll'
   assert step_lib.seeds_strategy('gpu') == step_lib.seeds_strategy('tpu') == (
       'vmap')
   with pytest.raises(ValueError, match="unknown seeds strategy 'scan'"):
