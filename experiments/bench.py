@@ -222,7 +222,8 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
               dtype='float32', seeds_in_parallel=0, parallel='pmap'):
   """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
-  train-like mode in one vmap-ed step (``batch_size`` examples each);
+  train-like mode in one step (``batch_size`` examples each; vmap-ed or
+  unrolled, :func:`jaxprune.training.step.seeds_strategy`);
   ``parallel``: the step under 'pmap' or 'shard_map'
   (:mod:`jaxprune.training.parallel`)."""
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,

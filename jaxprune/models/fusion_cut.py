@@ -6,7 +6,8 @@ XLA duplicates cheap element-wise producers into every fusion that reads
 them, and the backward pass reads each block output through a transposed
 copy (the layout of its weight-gradient convs). On CPU each such copy so
 recomputed the whole stage's BN/add/ReLU chain up to that block: quadratic
-in depth, 55 % of ResNet-56's train step (2 devices, batch 64).
+in depth, 46 % of the device time of ResNet-56's train step (2 devices,
+batch 64).
 ``lax.optimization_barrier`` does not help: XLA:CPU removes barriers before
 it fuses.
 
