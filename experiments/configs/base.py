@@ -23,6 +23,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.paper = {}  # that row's published numbers, {stage: value}
   config.seed = 0
   config.seeds = 1  # rethinking: independent runs (seed, seed + 1, ...)
+  # Seeds trained at a time, their stages of one name in one compiled step
+  # (rethinking, lottery_ticket, sss, architecture_search): each seed keeps
+  # its own init, data order, masks, checkpoints and results, equal to a run
+  # of one seed at a time within float rounding; 1: one seed at a time.
+  config.seeds_in_parallel = 1
   config.num_devices = 0  # 0: every local device
   # How the step is mapped over the devices: 'pmap' or 'shard_map' (jit of
   # shard_map over a one-axis mesh); both give the same results.

@@ -128,11 +128,10 @@ def _large_models(ctx) -> list[tuple[int, dict[str, Any], dict]]:
   pre = ((pruning.bn_l1_subgradient(c.prune.sparsity_lambda),)
          if c.arch_search.mode == 'channel' and c.prune.sparsity_lambda
          else ())
-  out = []
-  for i in range(c.seeds):
+  def one(i):
     variables, entry = ctx.large_model(c.seed + i, i, pre)
-    out.append((c.seed + i, variables, entry))
-  return out
+    return c.seed + i, variables, entry
+  return ctx.map_seeds(one)
 
 
 def _write_pattern(ctx, pattern: dict[str, Any]) -> None:
@@ -142,6 +141,55 @@ def _write_pattern(ctx, pattern: dict[str, Any]) -> None:
       json.dump(pattern, f, indent=1)
     os.replace(path + '.tmp', path)
   distributed.barrier('pattern written')
+
+
+def _train_cfgs(ctx, seed: int, index: int, cfgs: dict[str, Any],
+                key: str) -> dict[str, Any]:
+  """Channel mode, one seed: each arm's width config trained from scratch
+  -> ``{'<arm>_r<key>': entry}``."""
+  c = ctx.config
+  out = {}
+  for arm, cfg in cfgs.items():
+    spec = ctx.spec.with_widths(cfg)
+    name = f'{arm}_r{key}'
+    out[name] = ctx.train(name, spec, ctx.init(spec, seed, name), seed=seed,
+                          seed_index=index, epochs=c.optim.epochs,
+                          learning_rate=c.optim.learning_rate).entry
+  return out
+
+
+def _train_masks(ctx, large, index: int, pruned_masks, probs, key: str,
+                 transfer, stages_of_kernels) -> dict[str, Any]:
+  """Weight mode, one seed: the magnitude pattern and the uniform, guided
+  (and transferred) masks, each trained from a sparse init ->
+  ``{'<arm>_r<key>': entry}``."""
+  c = ctx.config
+  seed, variables, _ = large
+  params = variables['params']
+  arms = {'pruned': pruned_masks,
+          'uniform': guided.uniform_random_masks(
+              params, masks_lib.density(pruned_masks),
+              context.stage_key(seed, f'uniform_r{key}/mask'),
+              [p for s in stages_of_kernels for p in s]),
+          'guided': guided.guided_masks(
+              params, probs, stages_of_kernels,
+              context.stage_key(seed, f'guided_r{key}/mask'))}
+  if transfer is not None:
+    arms['transfer'] = guided.guided_masks(
+        params, [np.asarray(p) for p in
+                 transfer['ratios'][key]['probabilities']],
+        stages_of_kernels, context.stage_key(seed, f'transfer_r{key}/mask'))
+  out = {}
+  for arm, m in arms.items():
+    name = f'{arm}_r{key}'
+    fresh = ctx.init(ctx.spec, seed, name)
+    fresh['params'] = pruning.sparse_he_reinit(
+        fresh['params'], m, context.stage_key(seed, name + '/sparse'))
+    out[name] = ctx.train(name, ctx.spec, fresh, seed=seed, seed_index=index,
+                          epochs=c.optim.epochs,
+                          learning_rate=c.optim.learning_rate,
+                          masks=m).entry
+  return out
 
 
 def run(ctx) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -172,44 +220,20 @@ def run(ctx) -> tuple[list[dict[str, Any]], dict[str, Any]]:
       pattern['ratios'][key] = {'fractions': fractions}
       details['ratios'][key] = {'pruned_cfgs': cfgs, 'uniform_q': q,
                                 'stage_fractions': fractions, **archs}
-      for i, (seed, _, _) in enumerate(large):
-        for arm, cfg in (('pruned', cfgs[i]), *archs.items()):
-          spec = ctx.spec.with_widths(cfg)
-          name = f'{arm}_r{key}'
-          per_seed[i][name] = ctx.train(
-              name, spec, ctx.init(spec, seed, name), seed=seed,
-              seed_index=i, epochs=c.optim.epochs,
-              learning_rate=c.optim.learning_rate).entry
+      for i, entries in enumerate(ctx.map_seeds(
+          lambda i, cfgs=cfgs, archs=archs, key=key: _train_cfgs(
+              ctx, large[i][0], i, {'pruned': cfgs[i], **archs}, key))):
+        per_seed[i].update(entries)
       continue
     masks = [_magnitude(ctx, v, ratio, seed) for seed, v, _ in large]
     probs = guided.stage_keep_probabilities(masks, stages_of_kernels)
     pattern['ratios'][key] = {'probabilities': [p.tolist() for p in probs]}
     details['ratios'][key] = {'conv_density': masks_lib.density(masks[0])}
-    for i, (seed, variables, _) in enumerate(large):
-      params = variables['params']
-      arms = {'pruned': masks[i],
-              'uniform': guided.uniform_random_masks(
-                  params, masks_lib.density(masks[i]),
-                  context.stage_key(seed, f'uniform_r{key}/mask'),
-                  [p for s in stages_of_kernels for p in s]),
-              'guided': guided.guided_masks(
-                  params, probs, stages_of_kernels,
-                  context.stage_key(seed, f'guided_r{key}/mask'))}
-      if transfer is not None:
-        arms['transfer'] = guided.guided_masks(
-            params, [np.asarray(p) for p in
-                     transfer['ratios'][key]['probabilities']],
-            stages_of_kernels,
-            context.stage_key(seed, f'transfer_r{key}/mask'))
-      for arm, m in arms.items():
-        name = f'{arm}_r{key}'
-        fresh = ctx.init(ctx.spec, seed, name)
-        fresh['params'] = pruning.sparse_he_reinit(
-            fresh['params'], m, context.stage_key(seed, name + '/sparse'))
-        per_seed[i][name] = ctx.train(
-            name, ctx.spec, fresh, seed=seed, seed_index=i,
-            epochs=c.optim.epochs, learning_rate=c.optim.learning_rate,
-            masks=m).entry
+    for i, entries in enumerate(ctx.map_seeds(
+        lambda i, masks=masks, probs=probs, key=key: _train_masks(
+            ctx, large[i], i, masks[i], probs, key, transfer,
+            stages_of_kernels))):
+      per_seed[i].update(entries)
   _write_pattern(ctx, pattern)
   return per_seed, details
 

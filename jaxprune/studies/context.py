@@ -45,6 +45,7 @@ from jaxprune import pruning
 from jaxprune import results as results_lib
 from jaxprune import tree as tree_lib
 from jaxprune.models import precision
+from jaxprune.studies import seed_gang
 from jaxprune.training import checkpoint as ckpt_lib
 from jaxprune.training import devices
 from jaxprune.training import distributed
@@ -103,6 +104,40 @@ class StageRun:
   entry: dict[str, Any]
 
 
+@dataclasses.dataclass
+class _Stage:
+  """One seed's stage as :meth:`RunContext.run_stage` asks for it (what
+  :func:`jaxprune.training.loop.fit_runs` needs of it)."""
+  name: str
+  spec: Any
+  state: step_lib.TrainState
+  tx: Any
+  seed: int
+  seed_index: int
+  epochs: int
+  model_params: step_lib.ModelParams
+  lr_fn: Any
+  after_epoch: Any
+  source: Any
+  share: Any  # see RunContext.run_stage
+
+
+def _share_key(stage: _Stage):
+  """Stages of several seeds with one key run in one step: the same stage
+  and model, epochs and batches, a state of one structure and shapes, and a
+  ``share`` the caller vouches builds ``tx`` alike; None (no ``share``):
+  alone."""
+  if stage.share is None:
+    return None
+  leaves = jax.tree.leaves(stage.state)
+  return (stage.name, stage.spec.name,
+          json.dumps(stage.spec.widths, sort_keys=True, default=str),
+          stage.epochs, stage.source.steps_per_epoch, stage.source.batch_size,
+          str(jax.tree.structure(stage.state)),
+          tuple((np.shape(x), str(np.asarray(x).dtype)) for x in leaves),
+          stage.share)
+
+
 def _check_common(config, num_devices: int) -> None:
   spec = models.get_spec(config.model.name)
   widths = native(config.model.widths, 'model.widths')
@@ -131,7 +166,7 @@ def _check_common(config, num_devices: int) -> None:
   if config.checkpoint_every_steps < -1:
     raise ValueError('config.checkpoint_every_steps must be >= 0 (or -1: '
                      'auto)')
-  for field, low in (('seed', 0), ('seeds', 1)):
+  for field, low in (('seed', 0), ('seeds', 1), ('seeds_in_parallel', 1)):
     v = config[field]
     if isinstance(v, bool) or not isinstance(v, int) or v < low:
       raise ValueError(f'config.{field} must be an int >= {low}, got {v!r}')
@@ -232,6 +267,26 @@ class RunContext:
     if isinstance(source, data_lib.ArraySource) and source.seed != seed:
       source = dataclasses.replace(source, seed=seed)
     return source
+
+  def map_seeds(self, fn: Callable[[int], Any]) -> list[Any]:
+    """``[fn(i) for i in range(config.seeds)]``, ``fn`` one seed's work.
+
+    With ``config.seeds_in_parallel`` N > 1, N seeds at a time run as a
+    gang (:mod:`jaxprune.studies.seed_gang`): their stages of one name
+    (:meth:`train`'s, same arguments but the seed's own variables, masks,
+    init and data order) train as one step over a stacked state, each seed
+    still with its own directories, checkpoints and results. Stages that
+    cannot share a step (other widths or epochs) run one after another.
+    """
+    seeds = self.config.seeds
+    n = min(self.config.seeds_in_parallel, seeds)
+    if n <= 1 or seed_gang.in_gang():
+      return [fn(i) for i in range(seeds)]
+    out: list[Any] = []
+    for start in range(0, seeds, n):
+      out += seed_gang.run(fn, range(start, min(start + n, seeds)),
+                           self._fit_stages, _share_key)
+    return out
 
   # ---- models ------------------------------------------------------------
 
@@ -368,10 +423,11 @@ class RunContext:
     """
     source = source or self.source_for(seed)
     o = self.config.optim
-    lr_fn = optim.per_epoch_schedule(
-        learning_rate, epochs, source.steps_per_epoch,
-        schedule or o.schedule,
-        self.milestones(epochs) if milestones is None else milestones)
+    schedule = schedule or o.schedule
+    milestones = self.milestones(epochs) if milestones is None else milestones
+    lr_fn = optim.per_epoch_schedule(learning_rate, epochs,
+                                     source.steps_per_epoch, schedule,
+                                     milestones)
     if optimizer is not None:
       tx = optimizer(lr_fn)
     else:
@@ -384,39 +440,37 @@ class RunContext:
       params = masks_lib.apply_masks(params, masks)
       tx = optim.masked_training(tx, masks)
     state = step_lib.create_train_state(params, variables['batch_stats'], tx)
+    # Everything tx is built from but the seed's masks (held in the state).
+    share = (learning_rate, schedule, repr(milestones), weight_decay,
+             optimizer is None, masks is None, len(pre))
     return self.run_stage(name, spec, state, tx, seed=seed,
                           seed_index=seed_index, epochs=epochs, lr_fn=lr_fn,
-                          source=source, masks=masks)
+                          source=source, masks=masks, share=share)
 
   def run_stage(self, name: str, spec, state: step_lib.TrainState, tx, *,
                 seed: int, seed_index: int = 0, epochs: int,
                 model_params: step_lib.ModelParams = step_lib.dense_params,
                 lr_fn=None, after_epoch=None, source=None, masks=None,
-                params_of: Callable[[Any], Any] | None = None) -> StageRun:
+                params_of: Callable[[Any], Any] | None = None,
+                share: Any = None) -> StageRun:
     """The one stage runner: every training stage and the score search.
 
-    Runs :func:`jaxprune.training.loop.fit` in ``stage_dir(name)`` (it
+    Runs :func:`jaxprune.training.loop.fit_runs` in ``stage_dir(name)`` (it
     resumes from the stage's checkpoint) and returns the stage's host
     variables (``params_of(state)``, default ``state.trainable``) and its
     results entry (params and FLOPs of ``spec``, non-zeros only with
-    ``masks``).
+    ``masks``). In a gang of seeds (:meth:`map_seeds`) the stage waits for
+    the other seeds' and trains with those of the same ``share`` (a
+    hashable the caller vouches makes ``tx``, ``model_params`` and
+    ``lr_fn`` alike for every seed; None: alone).
     """
-    source = source or self.source_for(seed)
-    fitted = loop.fit(
-        name=name, workdir=self.stage_dir(name, seed_index),
-        model=self.module(spec), tx=tx, state=state, source=source,
-        model_params=model_params, epochs=epochs, seed=seed,
-        config_dict={'study': self.study, 'config': self.config_dict,
-                     'stage': name, 'seed': seed},
-        extra_meta={'model': spec.name, 'widths': spec.widths},
-        learning_rate_fn=lr_fn,
-        checkpoint_every=self.config.checkpoint_every_epochs,
-        checkpoint_every_steps=self.checkpoint_every_steps(source),
-        keep_checkpoints=self.config.keep_checkpoints,
-        tensorboard=self.config.tensorboard, after_epoch=after_epoch,
-        parallel=self.parallel,
-        progress_every_steps=self.config.progress_every_steps,
-        progress_after_s=self.config.progress_after_s)
+    stage = _Stage(name, spec, state, tx, seed, seed_index, epochs,
+                   model_params, lr_fn, after_epoch,
+                   source or self.source_for(seed), share)
+    if seed_gang.in_gang():
+      fitted = seed_gang.submit(stage)
+    else:
+      fitted, = self._fit_stages([stage])
     host = jax.device_get(fitted.state)
     params = params_of(host) if params_of else host.trainable
     counts = self.count(spec, masks)
@@ -433,6 +487,28 @@ class RunContext:
     return StageRun(name, {'params': params,
                            'batch_stats': host.batch_stats}, host,
                     fitted.history, entry)
+
+  def _fit_stages(self, stages: list[_Stage]) -> list[loop.FitResult]:
+    """One stage of one seed, or of several seeds in one step (their
+    ``_share_key`` is the same)."""
+    first = stages[0]
+    runs = [loop.Run(
+        workdir=self.stage_dir(s.name, s.seed_index), state=s.state,
+        source=s.source, seed=s.seed,
+        config_dict={'study': self.study, 'config': self.config_dict,
+                     'stage': s.name, 'seed': s.seed},
+        extra_meta={'model': s.spec.name, 'widths': s.spec.widths},
+        after_epoch=s.after_epoch) for s in stages]
+    return loop.fit_runs(
+        runs, name=first.name, model=self.module(first.spec), tx=first.tx,
+        model_params=first.model_params, epochs=first.epochs,
+        learning_rate_fn=first.lr_fn,
+        checkpoint_every=self.config.checkpoint_every_epochs,
+        checkpoint_every_steps=self.checkpoint_every_steps(first.source),
+        keep_checkpoints=self.config.keep_checkpoints,
+        tensorboard=self.config.tensorboard, parallel=self.parallel,
+        progress_every_steps=self.config.progress_every_steps,
+        progress_after_s=self.config.progress_after_s)
 
   def evaluated_entry(self, spec, variables, masks=None, **extra
                       ) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def lottery_ticket(config, workdir: str) -> dict[str, Any]:
                                   check_config=check_config,
                                   check_model=prune_config.check_target,
                                   plan=plan)
-  per_seed = [run_seed(ctx, i) for i in range(config.seeds)]
+  per_seed = ctx.map_seeds(lambda i: run_seed(ctx, i))
   stages = results_lib.aggregate([s for s, _ in per_seed])
   density = per_seed[0][1]['conv_density']
   summary = {

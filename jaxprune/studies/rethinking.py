@@ -199,7 +199,7 @@ def rethinking(config, workdir: str) -> dict[str, Any]:
   ctx = context.RunContext.create(config, workdir, 'rethinking',
                                   check_config=check_config,
                                   check_model=check_model, plan=plan)
-  per_seed = [run_seed(ctx, i) for i in range(config.seeds)]
+  per_seed = ctx.map_seeds(lambda i: run_seed(ctx, i))
   stages = results_lib.aggregate([s for s, _ in per_seed])
   first = per_seed[0][1]
   summary = {

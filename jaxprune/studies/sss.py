@@ -133,7 +133,7 @@ def sss(config, workdir: str) -> dict[str, Any]:
     plan = [f'{config.seeds} seeds of: {" -> ".join(plan)}']
   ctx = context.RunContext.create(config, workdir, 'sss',
                                   check_config=check_config, plan=plan)
-  per_seed = [run_seed(ctx, i) for i in range(config.seeds)]
+  per_seed = ctx.map_seeds(lambda i: run_seed(ctx, i))
   stages = results_lib.aggregate([s for s, _ in per_seed])
   first = per_seed[0][1]
   summary = {'model': ctx.spec.name, 'dataset': config.data.name,

@@ -50,9 +50,9 @@ def _dotted(obj, prefix: str = '') -> dict[str, Any]:
 
 # Fields that say how a run is executed, not what it computes: a run may
 # resume with another value (a pmap run under shard_map, one process or
-# several on the same devices).
+# several on the same devices, seeds one at a time or N in one step).
 EXECUTION_FIELDS = ('parallel', 'distributed', 'progress_every_steps',
-                    'progress_after_s')
+                    'progress_after_s', 'seeds_in_parallel')
 
 
 def _is_execution_field(key: str) -> bool:

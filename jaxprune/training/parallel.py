@@ -121,20 +121,27 @@ class Parallel:
           sharding, x, (self.num_devices,) + x.shape[1:])
     return jax.tree.map(place, local_inputs)
 
-  def train_step(self, **static) -> Callable:
+  def train_step(self, runs: int = 0, **static) -> Callable:
     """``(state, data, inputs, context) -> (state, metrics)``, see
-    :func:`jaxprune.training.step.train_step_body`."""
+    :func:`jaxprune.training.step.train_step_body`; ``runs`` N >= 1: N runs
+    in one step (:func:`jaxprune.training.step.pmap_train_step`)."""
     if self.mode == 'pmap':
-      return steps_lib.pmap_train_step(**static)
+      return steps_lib.pmap_train_step(seeds_in_parallel=runs, **static)
     body = functools.partial(steps_lib.train_step_body, **static)
+    if runs:
+      body = steps_lib.over_seeds(body, steps_lib.seeds_strategy())
     return self._shard_mapped(body, 4, out=(P(), P()))
 
-  def eval_step(self, **static) -> Callable:
+  def eval_step(self, runs: int = 0, **static) -> Callable:
     """``(state, data, inputs) -> sums``, see
-    :func:`jaxprune.training.step.eval_step_body`."""
+    :func:`jaxprune.training.step.eval_step_body`; ``runs`` as in
+    :meth:`train_step` (every run sees the same inputs)."""
     if self.mode == 'pmap':
-      return steps_lib.pmap_eval_step(**static)
+      return steps_lib.pmap_eval_step(seeds_in_parallel=runs, **static)
     body = functools.partial(steps_lib.eval_step_body, **static)
+    if runs:
+      body = steps_lib.over_seeds(body, steps_lib.seeds_strategy(),
+                                  shared=(1, 2))
     return self._shard_mapped(body, 3, out=P())
 
   def _shard_mapped(self, body: Callable, nargs: int, out) -> Callable:

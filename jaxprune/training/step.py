@@ -167,24 +167,32 @@ def seeds_strategy(backend: str | None = None) -> str:
   return 'unroll' if (backend or jax.default_backend()) == 'cpu' else 'vmap'
 
 
-def over_seeds(fn: Callable, strategy: str) -> Callable:
-  """``fn(state, data, inputs, context)`` over a leading run axis of the
-  state, inputs and context (``data`` shared), by ``strategy``
-  (:data:`SEED_STRATEGIES`); both give the same results."""
+def over_seeds(fn: Callable, strategy: str, shared: tuple[int, ...] = (1,)
+               ) -> Callable:
+  """``fn(*args)`` over a leading run axis of every argument but those at
+  the positions ``shared`` (default: ``data`` of ``fn(state, data, inputs,
+  context)``), by ``strategy`` (:data:`SEED_STRATEGIES`); both give the same
+  results, and every output gets the run axis."""
   if strategy == 'vmap':
-    return jax.vmap(fn, in_axes=(0, None, 0, 0))
+    def vmapped(*args):
+      axes = tuple(None if i in shared else 0 for i in range(len(args)))
+      return jax.vmap(fn, in_axes=axes)(*args)
+    return vmapped
   if strategy != 'unroll':
     raise ValueError(f'unknown seeds strategy {strategy!r}; use one of '
                      f'{SEED_STRATEGIES}')
 
-  def unrolled(state, data, inputs, context):
-    def pick(tree, i):
-      return jax.tree.map(lambda x: x[i], tree)
-    runs = jax.tree.leaves(state)[0].shape[0]
-    states, metrics = zip(*[fn(pick(state, i), data, pick(inputs, i),
-                               pick(context, i)) for i in range(runs)])
-    return stack_runs(states), stack_runs(metrics)
+  def unrolled(*args):
+    runs = jax.tree.leaves(args[0])[0].shape[0]
+    outs = [fn(*[a if k in shared else pick_run(a, i)
+                 for k, a in enumerate(args)]) for i in range(runs)]
+    return stack_runs(outs)
   return unrolled
+
+
+def pick_run(tree, index: int):
+  """Run ``index`` of a pytree stacked by :func:`stack_runs`."""
+  return jax.tree.map(lambda x: x[index], tree)
 
 
 def pmap_train_step(*, seeds_in_parallel: int = 0,
@@ -215,8 +223,17 @@ def stack_runs(trees):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def pmap_eval_step(**static) -> Callable:
-  """``jax.pmap`` of :func:`eval_step_body`; only ``inputs`` is split."""
+def pmap_eval_step(*, seeds_in_parallel: int = 0,
+                   seeds_strategy_name: str | None = None,
+                   **static) -> Callable:
+  """``jax.pmap`` of :func:`eval_step_body`; only ``inputs`` is split.
+
+  ``seeds_in_parallel`` N >= 1: the state has a leading run axis (see
+  :func:`pmap_train_step`), every run sees the same ``inputs`` and the sums
+  come back per run.
+  """
   fn = functools.partial(eval_step_body, **static)
+  if seeds_in_parallel:
+    fn = over_seeds(fn, seeds_strategy_name or seeds_strategy(), shared=(1, 2))
   return jax.pmap(fn, axis_name=AXIS_NAME, in_axes=(None, None, 0),
                   out_axes=None)

@@ -115,6 +115,23 @@ def test_weight_mode_uniform_random_and_guided_sparsification(folder,
   assert len(probs) == 5 and np.shape(probs[0]) == (3, 3)
 
 
+def test_weight_mode_seeds_in_one_step_equal_one_at_a_time(folder, tmp_path):
+  overrides = {'arch_search.mode': 'weight', 'model.name': 'vgg19_wl',
+               'prune.sparsity_lambda': 0.0, 'seeds': 2}
+  alone = SEARCH(search_config(folder, **overrides), str(tmp_path / 'alone'))
+  together = SEARCH(search_config(folder, seeds_in_parallel=2, **overrides),
+                    str(tmp_path / 'gang'))
+  assert together['stages'].keys() == alone['stages'].keys()
+  for stage, entry in alone['stages'].items():
+    got = together['stages'][stage]
+    assert got['params'] == entry['params'], stage  # the same masks
+    for g, w in zip(got['runs'], entry['runs'], strict=True):
+      assert g['last_test_accuracy'] == pytest.approx(
+          w['last_test_accuracy'], abs=1e-5), stage
+  assert ((tmp_path / 'gang' / 'pattern.json').read_text()
+          == (tmp_path / 'alone' / 'pattern.json').read_text())
+
+
 @pytest.mark.parametrize('overrides,message', [
     ({'arch_search.ratios': (0.0,)}, r'density 1 - 0.0 must be in \(0, 1\)'),
     ({'arch_search.ratios': (1.0,)}, r'must be in \(0, 1\)'),
