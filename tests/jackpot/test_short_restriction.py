@@ -20,6 +20,9 @@ from tests.helpers import magnitude_start
 # By name: jaxprune.jackpot.short_restriction is also the re-exported function.
 from jaxprune.jackpot.short_restriction import _device_swap_count
 from jaxprune.jackpot.short_restriction import _encode_rate
+from jaxprune.jackpot.short_restriction import _kth_smallest_key
+from jaxprune.jackpot.short_restriction import _ordered_keys
+from jaxprune.jackpot.short_restriction import _threshold_bracket
 from jaxprune.jackpot.short_restriction import ShortRestrictionState
 from tests.jackpot.common import toy_params
 
@@ -264,6 +267,35 @@ def test_default_rate_fast_path_matches_reference(data):
     got = np.asarray(new_state.masks[f'l{n}_{p}']['kernel'])
     np.testing.assert_array_equal(got,
                                   _reference_rule(s, b, p, 1.0, 'skip_layer'))
+
+
+_BRACKETED_KTH = {}
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_bracketed_selection_is_exact_for_any_mask(data):
+  """The threshold bracket from the current mask is verified by counting:
+  the k-th smallest key is exact whatever the mask (k zeros or not)."""
+  n = 24
+  k = data.draw(st.integers(1, n - 1), label='k')
+  levels = data.draw(st.lists(st.floats(-3, 3, width=32,
+                                        allow_subnormal=False),
+                              min_size=1, max_size=8), label='levels')
+  scores = np.asarray(data.draw(st.lists(st.sampled_from(levels),
+                                         min_size=n, max_size=n)), np.float32)
+  zeros = data.draw(st.integers(0, n), label='zeros')  # often != k
+  keep = np.ones(n, bool)
+  keep[data.draw(st.permutations(range(n)))[:zeros]] = False
+  if k not in _BRACKETED_KTH:
+    def kth(s, keep, k=k):
+      keys = _ordered_keys(s)
+      lo, hi = _threshold_bracket(keys, keep, k)
+      return _kth_smallest_key(keys, k, lo, hi)
+    _BRACKETED_KTH[k] = jax.jit(kth)
+  got = _BRACKETED_KTH[k](jnp.asarray(scores), jnp.asarray(keep))
+  keys = np.asarray(_ordered_keys(jnp.asarray(scores)))
+  assert int(got) == int(np.sort(keys)[k - 1])
 
 
 _swap_count_dev = jax.jit(jax.vmap(_device_swap_count))
