@@ -76,17 +76,12 @@ def _layer_report(counts, final, initial) -> dict[str, dict[str, int]]:
   return out
 
 
-def jackpot(config, workdir: str) -> dict[str, Any]:
-  """Runs the study; writes and returns results.json."""
-  jp = config.jackpot
-  plan = context.large_model_plan(config) + [
-      'magnitude mask', f'search ({jp.epochs} epochs, batch {jp.batch_size})']
-  plan += [f'tune ({jp.tune_epochs} epochs)'] if jp.tune_epochs else []
-  plan += ['mask_overlap'] if jp.overlap else []
-  ctx = context.RunContext.create(config, workdir, 'jackpot',
-                                  check_config=check_config, plan=plan)
-  jp, spec, seed = config.jackpot, ctx.spec, config.seed
-  variables, base = ctx.large_model(seed)
+def run_seed(ctx, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+  """One seed: dense model, magnitude mask, search (and tune) -> (stages,
+  details). Its mask file lies in the seed's directory."""
+  jp, spec = ctx.config.jackpot, ctx.spec
+  seed = ctx.config.seed + index
+  variables, base = ctx.large_model(seed, index)
   counts = budgets.layerwise_prune_counts(variables['params'], jp.sparsity,
                                           jp.layerwise, spec.classifier)
   start = ctx.prune(pruning.get_criterion('magnitude'), spec, variables,
@@ -110,48 +105,80 @@ def jackpot(config, workdir: str) -> dict[str, Any]:
         int(np.sum(np.asarray(a) != np.asarray(b)))
         for a, b in zip(now, start_leaves))}
 
+  # Seeds search in one step when their per-layer budgets agree (e.g. one
+  # pre-trained model): everything else of the transformation is config.
+  share = tuple(sorted((tree_lib.path_str(p), c) for p, c in counts.items()))
   run = ctx.run_stage(
-      'search', spec, setup.state, setup.tx, seed=seed, epochs=jp.epochs,
-      model_params=setup.model_params,
-      lr_fn=setup.learning_rate_fn,
-      after_epoch=mask_changes, source=source,
-      params_of=lambda s: s.frozen['params'])
+      'search', spec, setup.state, setup.tx, seed=seed, seed_index=index,
+      epochs=jp.epochs, model_params=setup.model_params,
+      lr_fn=setup.learning_rate_fn, after_epoch=mask_changes, source=source,
+      params_of=lambda s: s.frozen['params'], share=share)
   final_masks = jax.tree.map(np.asarray,
                              jackpot_lib.searched_masks(run.state))
   stages['search'] = dict(run.entry, **_masked_counts(ctx, spec, final_masks))
   frozen_ok = all(np.array_equal(a, b) for a, b in zip(
       jax.tree.leaves(run.state.frozen['params']),
       jax.tree.leaves(variables['params'])))
-  mask_file = ctx.save_masks(MASKS_FILE, final_masks)
+  mask_file = ctx.save_masks(
+      os.path.relpath(os.path.join(ctx.seed_dir(index), MASKS_FILE),
+                      ctx.workdir), final_masks)
   if jp.tune_epochs:
     stages['tune'] = ctx.train(
-        'tune', spec, variables, seed=seed, epochs=jp.tune_epochs,
-        learning_rate=jp.tune_learning_rate, schedule='cosine',
-        weight_decay=jp.tune_weight_decay, masks=final_masks,
-        source=source).entry
+        'tune', spec, variables, seed=seed, seed_index=index,
+        epochs=jp.tune_epochs, learning_rate=jp.tune_learning_rate,
+        schedule='cosine', weight_decay=jp.tune_weight_decay,
+        masks=final_masks, source=source).entry
   layers = _layer_report(counts, final_masks, start)
   pruned = sum(v['pruned'] for v in layers.values())
   total = sum(v['size'] for v in layers.values())
-  details = {'sparsity_target': jp.sparsity, 'overall_sparsity': pruned / total,
-             'per_layer': layers, 'frozen_weights_unchanged': frozen_ok,
-             'masks_file': os.path.basename(mask_file),
-             'masks_changed_vs_magnitude': sum(
-                 v['changed_vs_magnitude'] for v in layers.values())}
+  return stages, {
+      'seed': seed, 'sparsity_target': jp.sparsity,
+      'overall_sparsity': pruned / total, 'per_layer': layers,
+      'frozen_weights_unchanged': frozen_ok,
+      'masks_file': os.path.relpath(mask_file, ctx.workdir),
+      'masks_changed_vs_magnitude': sum(
+          v['changed_vs_magnitude'] for v in layers.values())}
+
+
+def jackpot(config, workdir: str) -> dict[str, Any]:
+  """Runs the study; writes and returns results.json.
+
+  With ``config.seeds`` > 1 every seed runs the stages in ``seed{i}/``
+  (``config.seeds_in_parallel`` of them at a time); accuracies are means
+  over seeds, ``details`` holds seed 0's layer report (and mask file, which
+  the overlap study reads) and every seed's under ``seeds``.
+  """
+  jp = config.jackpot
+  plan = context.large_model_plan(config) + [
+      'magnitude mask', f'search ({jp.epochs} epochs, batch {jp.batch_size})']
+  plan += [f'tune ({jp.tune_epochs} epochs)'] if jp.tune_epochs else []
+  if config.seeds > 1:
+    plan = [f'{config.seeds} seeds of: {" -> ".join(plan)}']
+  plan += ['mask_overlap'] if jp.overlap else []
+  ctx = context.RunContext.create(config, workdir, 'jackpot',
+                                  check_config=check_config, plan=plan)
+  per_seed = ctx.map_seeds(lambda i: run_seed(ctx, i))
+  stages = results_lib.aggregate([s for s, _ in per_seed])
+  details = dict(per_seed[0][1])
+  if config.seeds > 1:
+    details['seeds'] = [d for _, d in per_seed]
+    details['frozen_weights_unchanged'] = all(
+        d['frozen_weights_unchanged'] for _, d in per_seed)
   if jp.overlap:
-    details['mask_overlap'] = _overlap(config, ctx, mask_file)['details'][
-        'overall']
+    details['mask_overlap'] = _overlap(config, ctx, os.path.join(
+        workdir, details['masks_file']))['details']['overall']
   summary = {
-      'model': spec.name, 'dataset': config.data.name, 'row': config.row,
-      'sparsity': details['overall_sparsity'],
-      'dense_best_accuracy': base['best_test_accuracy'],
+      'model': ctx.spec.name, 'dataset': config.data.name, 'row': config.row,
+      'seeds': config.seeds, 'sparsity': details['overall_sparsity'],
+      'dense_best_accuracy': stages['baseline']['best_test_accuracy'],
       'magnitude_mask_accuracy': stages['magnitude_mask']['best_test_accuracy'],
       'jackpot_best_accuracy': stages['search']['best_test_accuracy'],
       'jackpot_last_accuracy': stages['search']['last_test_accuracy'],
       'tuned_best_accuracy': stages.get('tune', {}).get('best_test_accuracy'),
-      'weights_updated': not frozen_ok,
+      'weights_updated': not details['frozen_weights_unchanged'],
       'masks_changed_vs_magnitude': details['masks_changed_vs_magnitude'],
       'overlap_with_jackpot': details.get('mask_overlap', {})}
-  return ctx.finish(summary, results_lib.aggregate([stages]), details)
+  return ctx.finish(summary, stages, details)
 
 
 def _masked_counts(ctx, spec, masks) -> dict[str, int]:

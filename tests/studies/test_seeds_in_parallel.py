@@ -5,6 +5,7 @@ import os
 
 import chex
 import jax
+import numpy as np
 import pytest
 
 from jaxprune import models
@@ -12,6 +13,8 @@ from jaxprune import studies
 from jaxprune.studies import seed_gang
 from jaxprune.training import checkpoint
 from jaxprune.training import loop
+from tests.studies.common import baseline_config
+from tests.studies.common import jackpot_config
 from tests.studies.common import rethinking_config
 
 RETHINKING = studies.get_study('rethinking')
@@ -133,3 +136,36 @@ def test_a_gang_groups_requests_by_key_in_order():
                           lambda r: None if r >= 100 else 'first')
   assert results == [[0, 1000], [10, 1010], [20]]
   assert ran == [[0, 1, 2], [100], [101]]
+
+
+def test_jackpot_seeds_of_one_pretrained_model_search_in_one_step(
+    tmp_path, monkeypatch):
+  """One pre-trained model gives every seed the same per-layer budgets, so
+  the seeds' searches (each its own data order) share a step; the tuning
+  stage too (each seed's own searched mask in its optimizer state)."""
+  dense = str(tmp_path / 'dense')
+  studies.get_study('baseline')(baseline_config(), dense)
+  calls = _counting_fit_runs(monkeypatch)
+  overrides = {'model.pretrained': dense, 'seeds': 2, 'jackpot.epochs': 1,
+               'jackpot.tune_epochs': 1, 'num_devices': 2,
+               'data.train_subset': 384, 'data.test_subset': 256,
+               'jackpot.sparsity': 0.5, 'jackpot.overlap': False}
+  together = studies.get_study('jackpot')(
+      jackpot_config(seeds_in_parallel=2, **overrides), str(tmp_path / 'gang'))
+  assert calls == [('search', 2), ('tune', 2)]
+  alone = studies.get_study('jackpot')(jackpot_config(**overrides),
+                                       str(tmp_path / 'alone'))
+  for stage in ('search', 'tune'):
+    for g, w in zip(together['stages'][stage]['runs'],
+                    alone['stages'][stage]['runs'], strict=True):
+      assert g['best_test_accuracy'] == pytest.approx(
+          w['best_test_accuracy'], abs=1e-5)
+  for i in range(2):  # each seed's searched mask, equal to its run alone
+    got = np.load(tmp_path / 'gang' / f'seed{i}' / 'searched_masks.npz')
+    want = np.load(tmp_path / 'alone' / f'seed{i}' / 'searched_masks.npz')
+    for key in want.files:
+      np.testing.assert_array_equal(got[key], want[key])
+  seeds = together['details']['seeds']
+  assert together['details']['masks_file'] == 'seed0/searched_masks.npz'
+  assert seeds[0]['masks_changed_vs_magnitude'] != 0
+  assert together['summary']['weights_updated'] is False
