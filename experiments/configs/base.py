@@ -22,9 +22,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.row = ''  # a paper row's name (experiments/configs/paper.py)
   config.paper = {}  # that row's published numbers, {stage: value}
   config.seed = 0
-  config.seeds = 1  # rethinking: independent runs (seed, seed + 1, ...)
+  config.seeds = 1  # independent runs (seed, seed + 1, ...) in seed{i}/
   # Seeds trained at a time, their stages of one name in one compiled step
-  # (rethinking, lottery_ticket, sss, architecture_search): each seed keeps
+  # (rethinking, jackpot, lottery_ticket, sss, architecture_search): each keeps
   # its own init, data order, masks, checkpoints and results, equal to a run
   # of one seed at a time within float rounding; 1: one seed at a time.
   config.seeds_in_parallel = 1
