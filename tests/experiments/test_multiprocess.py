@@ -122,6 +122,20 @@ def test_two_processes_equal_one_and_only_process_0_writes(one_process,
   assert not [w for w in words if w not in gloo_words and not w.isdigit()]
 
 
+def test_two_processes_train_a_gang_of_seeds(one_process, tmp_path):
+  """``seeds_in_parallel`` over two processes: the gang runs the seeds'
+  stages in one fixed order in every process (the baselines as one step,
+  then each seed's search, their budgets differing), and seed 0 equals the
+  one-process run of that seed alone."""
+  one, _ = one_process
+  two = str(tmp_path / 'run')
+  _run(two, 2, 4, '--config.seeds=2', '--config.seeds_in_parallel=2')
+  _assert_same_run(one, os.path.join(two, 'seed0'))
+  seed1 = _metrics(os.path.join(two, 'seed1'), 'baseline')
+  assert seed1[-1]['train_loss'] != _metrics(one, 'baseline')[-1][
+      'train_loss']  # its own init and data order
+
+
 def _wait_for(path, procs, timeout_s=500):
   """Until ``path`` exists; fails if a process ends first, or after
   ``timeout_s`` with every process's thread stacks (SIGUSR1, see
