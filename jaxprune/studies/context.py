@@ -284,8 +284,11 @@ class RunContext:
       return [fn(i) for i in range(seeds)]
     out: list[Any] = []
     for start in range(0, seeds, n):
-      out += seed_gang.run(fn, range(start, min(start + n, seeds)),
-                           self._fit_stages, _share_key)
+      indices = range(start, min(start + n, seeds))
+      logging.info('%s: seeds %d-%d of %d as one gang (their stages of one '
+                   'name in one step)', self.study, indices[0], indices[-1],
+                   seeds)
+      out += seed_gang.run(fn, indices, self._fit_stages, _share_key)
     return out
 
   # ---- models ------------------------------------------------------------
