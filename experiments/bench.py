@@ -201,16 +201,15 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
                                         source.steps_per_epoch)
   static = dict(model=model, tx=tx, model_params=model_params,
                 prepare_batch=source.prepare_batch)
-  p = (step_lib.pmap_train_step(seeds_in_parallel=seeds_in_parallel,
-                                **static)
-       if seeds_in_parallel else par.train_step(**static))
+  p = par.train_step(runs=seeds_in_parallel, **static)
   if seeds_in_parallel:
     n = seeds_in_parallel
     state = step_lib.stack_runs([state] * n)
-    ids = jax.tree.map(lambda x: np.stack([x] * n, axis=1), ids)
-    context = devices.replicate(step_lib.stack_runs(
+    ids = par.feed(step_lib.stack_run_inputs(
+        [next(source.train_inputs(0))] * n))
+    context = par.replicate(step_lib.stack_runs(
         [{'epoch': np.int32(0), 'aug_rng': jax.random.key(1 + 2 * i),
-          'rng': jax.random.key(2 + 2 * i)} for i in range(n)]), n_dev)
+          'rng': jax.random.key(2 + 2 * i)} for i in range(n)]))
   holder = [par.replicate(state)]
 
   def call():

@@ -261,15 +261,12 @@ def _ordered_keys(x: jax.Array) -> jax.Array:
   return jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(0x80000000))
 
 
-def _kth_smallest_key(keys: jax.Array, k: int, lo: jax.Array | None = None,
-                      hi: jax.Array | None = None) -> jax.Array:
+def _kth_smallest_key(keys: jax.Array, k: int, lo: jax.Array,
+                      hi: jax.Array) -> jax.Array:
   """The k-th smallest (1-based) of uint32 ``keys``, exactly, without a sort:
-  bisection over the key interval ``[lo, hi]`` (default: all 2^32 keys; the
-  caller guarantees the answer lies inside), one vectorised count per
+  bisection over the key interval ``[lo, hi]`` (the caller guarantees the
+  answer lies inside, :func:`_threshold_bracket`), one vectorised count per
   halving, until the interval is one key."""
-  lo = jnp.uint32(0) if lo is None else lo
-  hi = jnp.uint32(0xFFFFFFFF) if hi is None else hi
-
   def body(lo_hi):
     lo, hi = lo_hi
     mid = lo + (hi - lo) // 2

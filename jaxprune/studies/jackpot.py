@@ -119,9 +119,9 @@ def run_seed(ctx, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
   frozen_ok = all(np.array_equal(a, b) for a, b in zip(
       jax.tree.leaves(run.state.frozen['params']),
       jax.tree.leaves(variables['params'])))
-  mask_file = ctx.save_masks(
-      os.path.relpath(os.path.join(ctx.seed_dir(index), MASKS_FILE),
-                      ctx.workdir), final_masks)
+  mask_name = os.path.relpath(os.path.join(ctx.seed_dir(index), MASKS_FILE),
+                              ctx.workdir)
+  ctx.save_masks(mask_name, final_masks)
   if jp.tune_epochs:
     stages['tune'] = ctx.train(
         'tune', spec, variables, seed=seed, seed_index=index,
@@ -135,7 +135,7 @@ def run_seed(ctx, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
       'seed': seed, 'sparsity_target': jp.sparsity,
       'overall_sparsity': pruned / total, 'per_layer': layers,
       'frozen_weights_unchanged': frozen_ok,
-      'masks_file': os.path.relpath(mask_file, ctx.workdir),
+      'masks_file': mask_name + '.npz',
       'masks_changed_vs_magnitude': sum(
           v['changed_vs_magnitude'] for v in layers.values())}
 

@@ -437,10 +437,10 @@ def _train_inputs(runs: Sequence[Run], epoch: int, start: int):
   sources = [run.source for run in runs]
   if all(s is sources[0] for s in sources):
     for inputs in sources[0].train_inputs(epoch, start):
-      yield jax.tree.map(lambda x: np.stack([x] * len(runs), 1), inputs)
+      yield steps_lib.stack_run_inputs([inputs] * len(runs))
     return
   for batches in zip(*[s.train_inputs(epoch, start) for s in sources]):
-    yield jax.tree.map(lambda *xs: np.stack(xs, 1), *batches)
+    yield steps_lib.stack_run_inputs(batches)
 
 
 def _run_inputs(inputs, index: int):

@@ -28,6 +28,7 @@ from typing import Any, Callable
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 AXIS_NAME = 'batch'
@@ -221,6 +222,12 @@ def pmap_train_step(*, seeds_in_parallel: int = 0,
 def stack_runs(trees):
   """Stacks N per-run pytrees (states, contexts) on a new leading axis."""
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def stack_run_inputs(batches):
+  """N runs' step inputs, each ``(devices, ...)``, as one host batch
+  ``(devices, N, ...)`` (the run axis after the device axis)."""
+  return jax.tree.map(lambda *xs: np.stack(xs, 1), *batches)
 
 
 def pmap_eval_step(*, seeds_in_parallel: int = 0,

@@ -76,8 +76,8 @@ def test_seeds_in_parallel_equal_separate_runs(mode, strategy):
       step_lib.stack_runs([_context(s) for s in SEEDS]), NUM_DEVICES)
   histories = []
   for k in range(STEPS):
-    inputs = jax.tree.map(lambda *xs: np.stack(xs, axis=1),
-                          *[batches[i][k] for i in range(len(SEEDS))])
+    inputs = step_lib.stack_run_inputs(
+        [batches[i][k] for i in range(len(SEEDS))])
     state, metrics = parallel(state, train_data, inputs, context)
     histories.append(jax.device_get(metrics))
   state = jax.device_get(state)
