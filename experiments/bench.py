@@ -12,7 +12,9 @@ convention, x3 for a train step) and the achieved TFLOP/s, with its fraction
 of the device's bf16 peak where the device is known (GPU/TPU), and how many
 convs got each lowering (:mod:`jaxprune.models.conv_lowering`) and whether
 residual-block outputs are cut out of XLA:CPU's fusions
-(:mod:`jaxprune.models.fusion_cut`). Data are
+(:mod:`jaxprune.models.fusion_cut`), and the process's user and kernel CPU
+time and minor page faults per timed step; the machine record names the
+host malloc setting (:mod:`jaxprune.training.host_memory`). Data are
 synthetic uint8 images held on the device, so the figures measure the step,
 not the input pipeline.
 
@@ -24,9 +26,14 @@ run and adds ``torch_ms_per_step`` and ``speed_vs_torch`` (torch time over
 jaxprune time: above 1 means jaxprune is faster).
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import json
 import os
 import platform
+import resource
 import statistics
 import time
 
@@ -45,6 +52,7 @@ from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
 from jaxprune.models import precision
 from jaxprune.training import devices
+from jaxprune.training import host_memory
 from jaxprune.training import optim
 from jaxprune.training import parallel as parallel_lib
 from jaxprune.training import step as step_lib
@@ -130,7 +138,10 @@ def peak_memory():
   return stats.get('peak_bytes_in_use')
 
 
-def time_calls(fn, steps, warmup):
+def time_calls(fn, steps, warmup, host=None):
+  """``(compile_s, median step s)`` of ``fn``; with a dict ``host``, also
+  this process's CPU time and minor page faults per timed step (``resource``;
+  the page faults of fresh buffers, :mod:`jaxprune.training.host_memory`)."""
   t0 = time.perf_counter()
   out = fn()
   jax.block_until_ready(out)
@@ -138,10 +149,20 @@ def time_calls(fn, steps, warmup):
   for _ in range(warmup):
     jax.block_until_ready(fn())
   times = []
+  before = resource.getrusage(resource.RUSAGE_SELF)
   for _ in range(steps):
     t = time.perf_counter()
     jax.block_until_ready(fn())
     times.append(time.perf_counter() - t)
+  after = resource.getrusage(resource.RUSAGE_SELF)
+  if host is not None:
+    host.update(
+        user_cpu_ms_per_step=round(
+            1e3 * (after.ru_utime - before.ru_utime) / steps, 1),
+        kernel_cpu_ms_per_step=round(
+            1e3 * (after.ru_stime - before.ru_stime) / steps, 1),
+        page_faults_per_step=round(
+            (after.ru_minflt - before.ru_minflt) / steps))
   return compile_s, statistics.median(times)
 
 
@@ -228,7 +249,8 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
                          seeds_in_parallel, parallel)
   n_dev = jax.local_device_count()
-  compile_s, step_s = time_calls(call, steps, warmup)
+  host = {}
+  compile_s, step_s = time_calls(call, steps, warmup, host)
   runs = max(seeds_in_parallel, 1)
   step_flops = (1 if mode == 'eval' else 3) * runs * batch_size * (
       flops_lib.count(spec.module(), spec.input_shape).flops)
@@ -247,7 +269,7 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
           'bf16_peak_fraction': round(tflops / peak, 4) if peak else None,
           'conv_lowering': conv_inventory.lowering_counts(
               spec, jax.default_backend()),
-          'fusion_cut': fusion_cut.enabled()}
+          'fusion_cut': fusion_cut.enabled(), **host}
 
 
 def add_reference(row, steps, warmup, num_classes):
@@ -301,7 +323,8 @@ def main(argv):
                         'processor': platform.processor() or platform.machine(),
                         'jax': jax.__version__,
                         'conv_lowering_forced': conv_lowering.forced_lowering(),
-                        'fusion_cut_forced': fusion_cut.forced()},
+                        'fusion_cut_forced': fusion_cut.forced(),
+                        'host_malloc': host_memory.describe()},
             'results': rows}
   if FLAGS.output:
     existing = []

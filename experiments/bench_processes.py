@@ -12,6 +12,10 @@ median images/s of its epochs after the first (the first compiles).
 :func:`start_processes` is the launcher the multi-process tests use too.
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import json
 import os
 import platform

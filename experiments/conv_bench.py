@@ -12,6 +12,10 @@ behind the lowering rule: where ``matmul`` beats ``library`` for a shape the
 rule should choose it. One XLA device (the per-device cost is what matters).
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import collections
 import json
 import os

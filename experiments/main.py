@@ -8,6 +8,10 @@ study (``jaxprune.studies``), which runs and writes ``results.json``; the logic
 lives in ``jaxprune`` where it can be tested and imported in a notebook.
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import faulthandler
 import logging as pylogging
 import os
@@ -25,6 +29,7 @@ from jaxprune import studies
 from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
 from jaxprune.training import devices
+from jaxprune.training import host_memory
 from jaxprune.training import distributed
 from jaxprune.training import preemption
 
@@ -70,6 +75,7 @@ def main(argv):
   logging.info('JAX devices: %d local, %d over %d process(es): %s',
                jax.local_device_count(), jax.device_count(), processes,
                jax.local_devices())
+  logging.info('host malloc: %s', host_memory.describe())
   try:
     # Leaves the signals ignored: a finished study has nothing to save.
     with preemption.watch_signals(on_exit=signal.SIG_IGN):

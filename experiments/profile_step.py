@@ -16,6 +16,10 @@ ResNet-56's train step's device time on CPU
 GPU they are the kernels.
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import collections
 import glob
 import gzip

@@ -16,6 +16,10 @@ regression include their rescale / refit). Also the wall time of each
 criterion on the whole target (every unit, as a study runs it).
 """
 
+if __name__ == '__main__':  # before the imports below, so a relaunch costs none
+  from jaxprune.training import host_memory
+  host_memory.relaunch_with_huge_pages()
+
 import json
 import os
 import platform

@@ -5,5 +5,6 @@ Modules: :mod:`.step` (``TrainState``, the per-device train/eval step
 bodies on axis ``AXIS_NAME``), :mod:`.optim` (PyTorch SGD, the one
 per-epoch schedule, fixed-mask training), :mod:`.loop` (``fit``: train,
 evaluate, log, checkpoint, resume), :mod:`.checkpoint` (orbax stage
-checkpoints and the run manifest), :mod:`.metrics`, :mod:`.devices`.
+checkpoints and the run manifest), :mod:`.metrics`, :mod:`.devices`,
+:mod:`.host_memory` (the launchers' relaunch with huge-page malloc).
 """
