@@ -29,8 +29,8 @@ from jaxprune import studies
 from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
 from jaxprune.training import devices
-from jaxprune.training import host_memory
 from jaxprune.training import distributed
+from jaxprune.training import host_memory
 from jaxprune.training import preemption
 
 FLAGS = flags.FLAGS
