@@ -6,7 +6,7 @@
 For every distinct conv shape of each model (:mod:`jaxprune.models.
 conv_inventory`), times the forward and the forward+backward (grads of the
 input and the kernel) of one conv at ``--batch`` (the per-device batch of a
-run) under both lowerings of :mod:`jaxprune.models.conv_lowering`, and says
+run) under each lowering of :mod:`jaxprune.models.conv_lowering`, and says
 which one the model uses. Summed over a model's calls this is the profile
 behind the lowering rule: where ``matmul`` beats ``library`` for a shape the
 rule should choose it. One XLA device (the per-device cost is what matters).

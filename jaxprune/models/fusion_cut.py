@@ -16,7 +16,10 @@ matrix, a dot XLA:CPU runs as a library call and never fuses. The product
 is exact (every output is ``x * 1`` plus zeros), so results are bit for bit
 those without the cut (tested); it costs ``2 C^2`` FLOPs per pixel, ~1/9 of
 one 3x3 conv of the block, and is not counted by :mod:`jaxprune.flops`.
-GPU and TPU fuse differently and get ``x`` unchanged.
+GPU and TPU fuse differently and get ``x`` unchanged. :func:`materialise`
+is the same product on every backend, for a lowering that needs it
+whatever the choice here (:mod:`jaxprune.models.conv_lowering`'s per-tap
+conv).
 
 ``JAXPRUNE_FUSION_CUT=off`` (or ``on``) forces the choice everywhere, e.g.
 to time the difference.
@@ -54,8 +57,12 @@ def enabled(backend: str | None = None) -> bool:
   return (backend or jax.default_backend()) == 'cpu'
 
 
+def materialise(x: jax.Array) -> jax.Array:
+  """``x`` (..., C) times the identity: the same values, on every backend,
+  as a dot XLA:CPU does not fuse into its consumers."""
+  return jnp.dot(x, jnp.eye(x.shape[-1], dtype=x.dtype))
+
+
 def cut(x: jax.Array) -> jax.Array:
   """``x`` (..., C), unchanged in value, materialised on CPU (module doc)."""
-  if not enabled():
-    return x
-  return jnp.dot(x, jnp.eye(x.shape[-1], dtype=x.dtype))
+  return materialise(x) if enabled() else x
