@@ -15,7 +15,7 @@ takes every padded conv with an output map of at most 4x4 pixels (VGG's 4x4
 and 2x2 stages). A 3x3, 512->512 conv of 32 4x4 images took 18 ms forward
 and 49 ms backward on one core against the library conv's 25 and 57; on 2x2
 maps it also beat im2col (15 against 23 ms forward and backward, followed by
-BN and ReLU). VGG-16's train and search steps got 1.13x and 1.15x faster
+BN and ReLU). VGG-16's train and search steps got 1.12x and 1.15x faster
 (issue 12).
 
 ``conv_lowering`` names the choice (``'library'``, ``'matmul'`` or
