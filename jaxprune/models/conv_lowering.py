@@ -20,7 +20,7 @@ BN and ReLU). VGG-16's train and search steps got 1.12x and 1.15x faster
 
 ``conv_lowering`` names the choice (``'library'``, ``'matmul'`` or
 ``'taps'``) so that the bench can print it; ``conv2d`` computes NHWC x HWIO
--> NHWC with symmetric integer padding every way. They agree within float32
+-> NHWC with symmetric integer padding whichever it is. They agree within float32
 rounding forward and backward (tests over the conv shapes of every
 registered model).
 
