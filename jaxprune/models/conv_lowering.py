@@ -11,8 +11,8 @@ map a padded 3x3 conv does 44 % more multiply-adds than the real ones (2x2:
 125 % more), which PyTorch's oneDNN convs skip. The ``'taps'`` lowering
 skips them: one dot per kernel tap over the window of outputs whose input
 lies inside the image, each placed into the output and summed. On CPU it
-takes every padded conv with an output map of at most 4x4 pixels (VGG's 4x4
-and 2x2 stages). A 3x3, 512->512 conv of 32 4x4 images took 18 ms forward
+takes padded convs of at least 256 channels with output maps of at most 4x4
+pixels (VGG's 4x4 and 2x2 stages). A 3x3, 512->512 conv of 32 4x4 images took 18 ms forward
 and 49 ms backward on one core against the library conv's 25 and 57; on 2x2
 maps it also beat im2col (15 against 23 ms forward and backward, followed by
 BN and ReLU). VGG-16's train and search steps got 1.12x and 1.15x faster
@@ -43,9 +43,14 @@ ENV_VAR = 'JAXPRUNE_CONV_LOWERING'
 # of at most 2x2 and loses from 8x8 up; at 4x4 the two are within ~20 %.
 _CPU_MATMUL_MAX_OUTPUT_PIXELS = 4
 # Per-tap dots beat the library conv on padded 4x4 output maps (70 % of its
-# multiply-adds are real); on 8x8 (84 %) they gained nothing: VGG-16's step
-# with its 8x8 convs on taps too was no faster.
+# multiply-adds are real) from 256 channels on (one core, 32 images, conv +
+# BN + ReLU forward and backward: 512 channels 70 against 86 ms, 256 19
+# against 20, 128 6.8 against 5.1) and im2col on 2x2 maps (256 channels 3.7
+# against 5.3 ms, 128 1.0 against 1.3); on 8x8 (84 %) they gained nothing:
+# VGG-16's step with its 8x8 convs on taps too was no faster. Narrow convs
+# keep one conv or one dot, which also compiles faster.
 _CPU_TAPS_MAX_OUTPUT_PIXELS = 16
+_CPU_TAPS_MIN_CHANNELS = 256
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -80,9 +85,9 @@ def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,
 
   Returns:
     On CPU ``'matmul'`` for 1x1 kernels without padding, ``'taps'`` for
-    padded convs with output maps of at most 4x4 pixels, ``'matmul'`` for
-    unpadded ones of at most 2x2, ``'library'`` otherwise; ``'library'`` on
-    every other backend. ``JAXPRUNE_CONV_LOWERING`` overrides the choice.
+    padded convs of at least 256 input and output channels with output maps
+    of at most 4x4 pixels, ``'matmul'`` for the other output maps of at most
+    2x2, ``'library'`` otherwise; ``'library'`` on every other backend. ``JAXPRUNE_CONV_LOWERING`` overrides the choice.
   """
   forced = forced_lowering()
   if forced:
@@ -94,7 +99,8 @@ def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,
     return 'matmul'
   oh = output_size(input_shape[1], k, strides, padding)
   ow = output_size(input_shape[2], kernel_shape[1], strides, padding)
-  if padding and oh * ow <= _CPU_TAPS_MAX_OUTPUT_PIXELS:
+  if (padding and oh * ow <= _CPU_TAPS_MAX_OUTPUT_PIXELS
+      and min(kernel_shape[2], kernel_shape[3]) >= _CPU_TAPS_MIN_CHANNELS):
     return 'taps'
   return 'matmul' if oh * ow <= _CPU_MATMUL_MAX_OUTPUT_PIXELS else 'library'
 

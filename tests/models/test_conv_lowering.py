@@ -89,6 +89,8 @@ def test_choice_per_backend_and_shape():
   assert choose('cpu', (64, 2, 2, 512), (3, 3, 512, 512), 1, 1) == 'taps'
   assert choose('cpu', (64, 4, 4, 512), (3, 3, 512, 512), 1, 1) == 'taps'
   assert choose('cpu', (64, 8, 8, 256), (3, 3, 256, 256), 1, 1) == 'library'
+  assert choose('cpu', (64, 4, 4, 128), (3, 3, 128, 128), 1, 1) == 'library'
+  assert choose('cpu', (64, 2, 2, 128), (3, 3, 128, 256), 1, 1) == 'matmul'
   assert choose('cpu', (64, 4, 4, 512), (3, 3, 512, 512), 1, 0) == 'matmul'
   assert choose('cpu', (64, 32, 32, 16), (3, 3, 16, 16), 1, 1) == 'library'
   assert choose('cpu', (64, 32, 32, 16), (1, 1, 16, 64), 1, 0) == 'matmul'
