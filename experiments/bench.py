@@ -138,9 +138,9 @@ def peak_memory():
   return stats.get('peak_bytes_in_use')
 
 
-def time_calls(fn, steps, warmup, host=None):
-  """``(compile_s, median step s)`` of ``fn``; with a dict ``host``, also
-  this process's CPU time and minor page faults per timed step (``resource``;
+def time_calls(fn, steps, warmup):
+  """``(compile_s, median step s, host)`` of ``fn``: ``host`` is this
+  process's CPU time and minor page faults per timed step (``resource``;
   the page faults of fresh buffers, :mod:`jaxprune.training.host_memory`)."""
   t0 = time.perf_counter()
   out = fn()
@@ -155,15 +155,14 @@ def time_calls(fn, steps, warmup, host=None):
     jax.block_until_ready(fn())
     times.append(time.perf_counter() - t)
   after = resource.getrusage(resource.RUSAGE_SELF)
-  if host is not None:
-    host.update(
-        user_cpu_ms_per_step=round(
-            1e3 * (after.ru_utime - before.ru_utime) / steps, 1),
-        kernel_cpu_ms_per_step=round(
-            1e3 * (after.ru_stime - before.ru_stime) / steps, 1),
-        page_faults_per_step=round(
-            (after.ru_minflt - before.ru_minflt) / steps))
-  return compile_s, statistics.median(times)
+  host = {
+      'user_cpu_ms_per_step': round(
+          1e3 * (after.ru_utime - before.ru_utime) / steps, 1),
+      'kernel_cpu_ms_per_step': round(
+          1e3 * (after.ru_stime - before.ru_stime) / steps, 1),
+      'page_faults_per_step': round(
+          (after.ru_minflt - before.ru_minflt) / steps)}
+  return compile_s, statistics.median(times), host
 
 
 def train_setup(mode, spec, variables, tx, steps_per_epoch):
@@ -249,8 +248,7 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
                          seeds_in_parallel, parallel)
   n_dev = jax.local_device_count()
-  host = {}
-  compile_s, step_s = time_calls(call, steps, warmup, host)
+  compile_s, step_s, host = time_calls(call, steps, warmup)
   runs = max(seeds_in_parallel, 1)
   step_flops = (1 if mode == 'eval' else 3) * runs * batch_size * (
       flops_lib.count(spec.module(), spec.input_shape).flops)

@@ -86,7 +86,7 @@ def main(argv):
     raise app.UsageError(str(e))
   call, _ = bench.step_call(FLAGS.model, FLAGS.batch_size, FLAGS.mode,
                             num_classes=10)
-  _, step_s = bench.time_calls(call, steps=3, warmup=2)  # compiles too
+  _, step_s, _ = bench.time_calls(call, steps=3, warmup=2)  # compiles too
   with tempfile.TemporaryDirectory() as tmp:
     trace_dir = FLAGS.trace_dir or tmp
     jax.profiler.start_trace(trace_dir, create_perfetto_trace=True)

@@ -58,6 +58,16 @@ def _version(text: str) -> tuple[int, ...]:
   return tuple(parts)
 
 
+_OFF = ('0', 'false', 'off', 'no')
+_ON = ('', '1', 'true', 'on', 'yes')
+
+
+def _hugetlb_tunable(environ: Mapping[str, str]) -> str | None:
+  """The ``glibc.malloc.hugetlb=...`` entry of ``GLIBC_TUNABLES``, or None."""
+  return next((t for t in environ.get('GLIBC_TUNABLES', '').split(':')
+               if t.split('=')[0] == TUNABLE), None)
+
+
 def huge_page_environment(environ: Mapping[str, str], system: str,
                           libc: tuple[str, str],
                           mode: str | None) -> dict[str, str] | None:
@@ -73,12 +83,17 @@ def huge_page_environment(environ: Mapping[str, str], system: str,
   Returns:
     ``environ`` with :data:`TUNABLE_SETTING` added to ``GLIBC_TUNABLES``
     (colon-separated, the user's tunables kept), or None.
+
+  Raises:
+    ValueError: :data:`OPT_OUT` is neither on nor off.
   """
-  if environ.get(OPT_OUT, '').strip().lower() in ('0', 'false', 'off', 'no'):
+  choice = environ.get(OPT_OUT, '').strip().lower()
+  if choice not in _OFF + _ON:
+    raise ValueError(f'{OPT_OUT}={environ[OPT_OUT]!r}; use 0 (glibc\'s '
+                     'default malloc) or 1 (huge pages where they help)')
+  if choice in _OFF or _hugetlb_tunable(environ) is not None:
     return None
   current = environ.get('GLIBC_TUNABLES', '')
-  if any(t.split('=')[0] == TUNABLE for t in current.split(':')):
-    return None
   if system != 'Linux' or mode != 'madvise':
     return None
   if libc[0] != 'glibc' or _version(libc[1]) < MIN_GLIBC:
@@ -96,8 +111,11 @@ def relaunch_with_huge_pages() -> None:
   starts, so nothing is computed twice); when it acts it does not return.
   Where :func:`huge_page_environment` says no, it returns at once.
   """
-  env = huge_page_environment(os.environ, platform.system(),
-                              platform.libc_ver(), thp_mode())
+  try:
+    env = huge_page_environment(os.environ, platform.system(),
+                                platform.libc_ver(), thp_mode())
+  except ValueError as e:
+    sys.exit(f'error: {e}')
   if env is None:
     return
   argv = [sys.executable, *sys.orig_argv[1:]]
@@ -112,8 +130,8 @@ def describe(environ: Mapping[str, str] | None = None) -> str:
   """Whether this process's malloc asks for huge pages, for run records:
   ``'huge pages (glibc.malloc.hugetlb=1, THP madvise)'`` or
   ``'default (THP madvise)'``."""
-  environ = os.environ if environ is None else environ
-  tunables = environ.get('GLIBC_TUNABLES', '').split(':')
-  on = next((t for t in tunables if t.split('=')[0] == TUNABLE), None)
+  setting = _hugetlb_tunable(os.environ if environ is None else environ)
   mode = f'THP {thp_mode() or "unknown"}'
-  return f'huge pages ({on}, {mode})' if on else f'default ({mode})'
+  if setting and setting != f'{TUNABLE}=0':
+    return f'huge pages ({setting}, {mode})'
+  return f'default ({mode})'

@@ -50,6 +50,21 @@ def test_relaunch_adds_the_tunable_and_keeps_the_users():
   assert env == {'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=1'}
 
 
+def test_a_bad_opt_out_value_is_refused_in_one_line():
+  with pytest.raises(ValueError, match='JAXPRUNE_HOST_HUGE_PAGES=.maybe.'):
+    host_memory.huge_page_environment({'JAXPRUNE_HOST_HUGE_PAGES': 'maybe'},
+                                      'Linux', GLIBC, 'madvise')
+  run = subprocess.run(
+      [sys.executable, '-c', 'from jaxprune.training import host_memory; '
+       'host_memory.relaunch_with_huge_pages(); print("ran")'],
+      env=dict(_fresh_env(), JAXPRUNE_HOST_HUGE_PAGES='maybe'),
+      capture_output=True, text=True)
+  assert run.returncode == 1 and run.stdout == ''
+  assert run.stderr.strip().splitlines() == [
+      "error: JAXPRUNE_HOST_HUGE_PAGES='maybe'; use 0 (glibc's default "
+      "malloc) or 1 (huge pages where they help)"]
+
+
 def _fresh_env():
   return {k: v for k, v in os.environ.items()
           if k not in ('GLIBC_TUNABLES', host_memory.OPT_OUT)}
@@ -106,3 +121,5 @@ def test_describe_names_the_setting():
       {'GLIBC_TUNABLES': 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1'}
   ).startswith('huge pages (glibc.malloc.hugetlb=1, THP ')
   assert host_memory.describe({}).startswith('default (THP ')
+  assert host_memory.describe(
+      {'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=0'}).startswith('default (')
