@@ -50,6 +50,7 @@ from jaxprune import pruning
 from jaxprune.models import conv_inventory
 from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
+from jaxprune.models import pool_lowering
 from jaxprune.models import precision
 from jaxprune.training import devices
 from jaxprune.training import host_memory
@@ -104,6 +105,7 @@ def bf16_peak_tflops(device) -> float | None:
 def check_args(model_names, modes, batch_sizes, n_dev):
   """One-line errors for bad flags, before anything is built or compiled."""
   conv_lowering.forced_lowering()
+  pool_lowering.forced_lowering()
   fusion_cut.forced()
   known = models.model_names()
   bad = [m for m in model_names if m not in known]
@@ -322,6 +324,7 @@ def main(argv):
                         'jax': jax.__version__,
                         'conv_lowering_forced': conv_lowering.forced_lowering(),
                         'fusion_cut_forced': fusion_cut.forced(),
+                        'pool_lowering_forced': pool_lowering.forced_lowering(),
                         'host_malloc': host_memory.describe()},
             'results': rows}
   if FLAGS.output:

@@ -28,6 +28,7 @@ from jaxprune import reporting
 from jaxprune import studies
 from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
+from jaxprune.models import pool_lowering
 from jaxprune.training import devices
 from jaxprune.training import distributed
 from jaxprune.training import host_memory
@@ -67,6 +68,7 @@ def main(argv):
     processes = distributed.initialize(config.distributed)
     devices.one_cpu_device_per_core()
     conv_lowering.forced_lowering()
+    pool_lowering.forced_lowering()
     fusion_cut.forced()
   except ValueError as e:
     sys.exit(f'error: {e}')

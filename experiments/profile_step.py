@@ -35,6 +35,7 @@ import jax
 from experiments import bench
 from jaxprune.models import conv_lowering
 from jaxprune.models import fusion_cut
+from jaxprune.models import pool_lowering
 from jaxprune.training import devices
 
 FLAGS = flags.FLAGS
@@ -100,7 +101,8 @@ def main(argv):
         f'{jax.local_device_count()} {jax.default_backend()} device(s): '
         f'{1e3 * step_s:.1f} ms/step (median of 3, '
         f'unprofiled); fusion cut {"on" if fusion_cut.enabled() else "off"}, '
-        f'conv lowering forced: {conv_lowering.forced_lowering()}')
+        f'conv lowering forced: {conv_lowering.forced_lowering()}, '
+        f'pool lowering forced: {pool_lowering.forced_lowering()}')
   total = sum(per_kind.values())
   print(f'device time per step, summed over devices: {total:.1f} ms')
   for kind, ms in per_kind.most_common():

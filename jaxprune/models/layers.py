@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxprune import flops as flops_lib
 from jaxprune.models import conv_lowering as conv_lowering_lib
+from jaxprune.models import pool_lowering as pool_lowering_lib
 
 Initializer = Callable[..., jax.Array]
 
@@ -192,7 +193,7 @@ def _pool(x, window: int, stride: int, op: str, counted: bool):
   dims = (1, window, window, 1)
   strides = (1, stride, stride, 1)
   if op == 'max':
-    y = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, strides, 'VALID')
+    y = pool_lowering_lib.max_pool(x, window, stride)
   else:
     y = jax.lax.reduce_window(x, 0.0, jax.lax.add, dims, strides,
                               'VALID') / (window * window)
