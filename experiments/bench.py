@@ -9,7 +9,9 @@ Modes: 'train' (dense train step), 'masked' (masked train step), 'eval', and
 gives compile time, ms/step (median of timed steps), images/s, peak device
 memory where the backend reports it, the step's FLOPs (Rethinking
 convention, x3 for a train step) and the achieved TFLOP/s, with its fraction
-of the device's bf16 peak where the device is known (GPU/TPU), and how many
+of the device's bf16 peak where the device is known (GPU/TPU) and of a
+matmul's rate measured at the start on every device at once
+(``matmul_fraction``; the machine record's ``matmul_tflops_measured``), and how many
 convs got each lowering (:mod:`jaxprune.models.conv_lowering`) and whether
 residual-block outputs are cut out of XLA:CPU's fusions
 (:mod:`jaxprune.models.fusion_cut`), and the process's user and kernel CPU
@@ -167,6 +169,19 @@ def time_calls(fn, steps, warmup):
   return compile_s, statistics.median(times), host
 
 
+def matmul_tflops(dtype='float32', size=2048, steps=3) -> float:
+  """Measured TFLOP/s of a ``size``-cubed matmul in ``dtype`` on every local
+  device at once (pmap-ed, summed over devices): the rate the step's dots
+  and convs could at best reach on this machine, to set its ``tflops_per_s``
+  against where no published peak applies (a CPU)."""
+  n_dev = jax.local_device_count()
+  a = jax.pmap(lambda x: x)(np.full(  # one matrix on each device
+      (n_dev, size, size), 1.0 / size, precision.COMPUTE_DTYPES[dtype]))
+  product = jax.pmap(lambda x: x @ x)
+  _, step_s, _ = time_calls(lambda: product(a), steps, warmup=1)
+  return 2 * size ** 3 * n_dev / step_s / 1e12
+
+
 def train_setup(mode, spec, variables, tx, steps_per_epoch):
   """(state, tx, model_params) of a train-like step: dense, masked (a 90 %
   magnitude mask) or the jackpot score search at 90 %."""
@@ -304,6 +319,7 @@ def main(argv):
       torch_reference.check_available(FLAGS.models, FLAGS.modes)
   except (ValueError, RuntimeError) as e:
     raise app.UsageError(str(e))
+  matmul = matmul_tflops(FLAGS.dtype)
   rows = []
   for model_name in FLAGS.models:
     for bs in FLAGS.batch_sizes:
@@ -312,6 +328,7 @@ def main(argv):
           row = bench_one(model_name, int(bs), mode, FLAGS.steps,
                           FLAGS.warmup, FLAGS.num_classes, FLAGS.dtype,
                           FLAGS.seeds_in_parallel, parallel)
+          row['matmul_fraction'] = round(row['tflops_per_s'] / matmul, 4)
           if FLAGS.reference == 'torch':
             add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
           print(json.dumps(row), flush=True)
@@ -325,7 +342,8 @@ def main(argv):
                         'conv_lowering_forced': conv_lowering.forced_lowering(),
                         'fusion_cut_forced': fusion_cut.forced(),
                         'pool_lowering_forced': pool_lowering.forced_lowering(),
-                        'host_malloc': host_memory.describe()},
+                        'host_malloc': host_memory.describe(),
+                        'matmul_tflops_measured': round(matmul, 4)},
             'results': rows}
   if FLAGS.output:
     existing = []

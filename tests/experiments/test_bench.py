@@ -62,3 +62,8 @@ def test_bf16_peaks():
   assert bench.bf16_peak_tflops(_Device('tpu', 'TPU v5 lite')) == 197
   assert bench.bf16_peak_tflops(_Device('gpu', 'NVIDIA Quadro K1')) is None
   assert bench.bf16_peak_tflops(_Device('cpu', 'cpu')) is None
+
+
+def test_matmul_rate_is_measured():
+  tflops = bench.matmul_tflops(size=256, steps=2)
+  assert 0 < tflops < 1e3
