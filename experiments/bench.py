@@ -24,8 +24,10 @@ On CPU the bench, like the launcher, uses one XLA device per core unless
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` says otherwise.
 ``--reference=torch`` times a plain PyTorch implementation of the same model
 and step (:mod:`experiments.torch_reference`, the ``torch`` extra) in the same
-run and adds ``torch_ms_per_step`` and ``speed_vs_torch`` (torch time over
-jaxprune time: above 1 means jaxprune is faster).
+run, its timed steps in ``--reference_blocks`` blocks alternating with
+jaxprune's (so that a shared machine's load falls on both alike), and adds
+``torch_ms_per_step`` and ``speed_vs_torch`` (torch time over jaxprune time:
+above 1 means jaxprune is faster).
 """
 
 if __name__ == '__main__':  # before the imports below, so a relaunch costs none
@@ -84,6 +86,10 @@ def define_flags():
   flags.DEFINE_enum('reference', '', ['', 'torch'],
                     'Also time a plain PyTorch implementation of the same '
                     'model and step, in the same run.')
+  flags.DEFINE_integer('reference_blocks', 5,
+                       'With --reference: blocks of timed steps in which '
+                       'jaxprune and the reference alternate (1 <= blocks '
+                       '<= steps).')
 
 
 MODES = ('train', 'masked', 'eval', 'search')
@@ -142,31 +148,67 @@ def peak_memory():
   return stats.get('peak_bytes_in_use')
 
 
+def _seconds(fn) -> float:
+  t = time.perf_counter()
+  jax.block_until_ready(fn())
+  return time.perf_counter() - t
+
+
+class _HostUsage:
+  """This process's CPU time and minor page faults over the timed spans."""
+
+  def __init__(self):
+    self.user = self.kernel = self.faults = 0.0
+
+  def time(self, fn) -> float:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = _seconds(fn)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    self.user += after.ru_utime - before.ru_utime
+    self.kernel += after.ru_stime - before.ru_stime
+    self.faults += after.ru_minflt - before.ru_minflt
+    return seconds
+
+  def per_step(self, steps: int) -> dict[str, float]:
+    return {'user_cpu_ms_per_step': round(1e3 * self.user / steps, 1),
+            'kernel_cpu_ms_per_step': round(1e3 * self.kernel / steps, 1),
+            'page_faults_per_step': round(self.faults / steps)}
+
+
 def time_calls(fn, steps, warmup):
   """``(compile_s, median step s, host)`` of ``fn``: ``host`` is this
   process's CPU time and minor page faults per timed step (``resource``;
   the page faults of fresh buffers, :mod:`jaxprune.training.host_memory`)."""
-  t0 = time.perf_counter()
-  out = fn()
-  jax.block_until_ready(out)
-  compile_s = time.perf_counter() - t0
+  compile_s = _seconds(fn)
   for _ in range(warmup):
-    jax.block_until_ready(fn())
-  times = []
-  before = resource.getrusage(resource.RUSAGE_SELF)
-  for _ in range(steps):
-    t = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - t)
-  after = resource.getrusage(resource.RUSAGE_SELF)
-  host = {
-      'user_cpu_ms_per_step': round(
-          1e3 * (after.ru_utime - before.ru_utime) / steps, 1),
-      'kernel_cpu_ms_per_step': round(
-          1e3 * (after.ru_stime - before.ru_stime) / steps, 1),
-      'page_faults_per_step': round(
-          (after.ru_minflt - before.ru_minflt) / steps)}
-  return compile_s, statistics.median(times), host
+    _seconds(fn)
+  usage = _HostUsage()
+  times = [usage.time(fn) for _ in range(steps)]
+  return compile_s, statistics.median(times), usage.per_step(steps)
+
+
+def time_alternating(fn, reference_run, steps, warmup, blocks):
+  """:func:`time_calls` of ``fn`` with a reference step timed alongside:
+  after both compile and warm up, ``blocks`` blocks of ``fn``'s steps
+  alternate with as many blocks of ``reference_run()`` (which returns its
+  own seconds), so that load on a shared machine falls on both alike.
+
+  Returns:
+    ``(compile_s, median step s, host, reference first-call s, reference
+    median step s)``; ``host`` counts ``fn``'s steps only.
+  """
+  compile_s, reference_first_s = _seconds(fn), reference_run()
+  for _ in range(warmup):
+    _seconds(fn)
+    reference_run()
+  usage = _HostUsage()
+  times, reference_times = [], []
+  sizes = [len(part) for part in np.array_split(np.arange(steps), blocks)]
+  for size in sizes:
+    times += [usage.time(fn) for _ in range(size)]
+    reference_times += [reference_run() for _ in range(size)]
+  return (compile_s, statistics.median(times), usage.per_step(steps),
+          reference_first_s, statistics.median(reference_times))
 
 
 def matmul_tflops(dtype='float32', size=2048, steps=3) -> float:
@@ -256,16 +298,32 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
 
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
-              dtype='float32', seeds_in_parallel=0, parallel='pmap'):
+              dtype='float32', seeds_in_parallel=0, parallel='pmap',
+              reference='', reference_blocks=5):
   """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
   train-like mode in one step (``batch_size`` examples each; vmap-ed or
   unrolled, :func:`jaxprune.training.step.seeds_strategy`);
   ``parallel``: the step under 'pmap' or 'shard_map'
-  (:mod:`jaxprune.training.parallel`)."""
+  (:mod:`jaxprune.training.parallel`); ``reference='torch'``: the plain
+  PyTorch step of the same model and mode timed in ``reference_blocks``
+  blocks alternating with jaxprune's (:func:`time_alternating`)."""
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
                          seeds_in_parallel, parallel)
   n_dev = jax.local_device_count()
-  compile_s, step_s, host = time_calls(call, steps, warmup)
+  ref = {}
+  if reference == 'torch':
+    from experiments import torch_reference  # pylint: disable=g-import-not-at-top
+    with torch_reference.step_runner(model_name, mode, batch_size,
+                                     num_classes) as (run, info):
+      compile_s, step_s, host, ref_first_s, ref_step_s = time_alternating(
+          call, run, steps, warmup, reference_blocks)
+    ref = {'torch_ms_per_step': round(1e3 * ref_step_s, 3),
+           'torch_compile_s': round(ref_first_s, 3),
+           'torch_threads': info['threads'], 'torch_version': info['torch'],
+           'reference_blocks': reference_blocks,
+           'speed_vs_torch': round(ref_step_s / step_s, 3)}
+  else:
+    compile_s, step_s, host = time_calls(call, steps, warmup)
   runs = max(seeds_in_parallel, 1)
   step_flops = (1 if mode == 'eval' else 3) * runs * batch_size * (
       flops_lib.count(spec.module(), spec.input_shape).flops)
@@ -284,19 +342,7 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
           'bf16_peak_fraction': round(tflops / peak, 4) if peak else None,
           'conv_lowering': conv_inventory.lowering_counts(
               spec, jax.default_backend()),
-          'fusion_cut': fusion_cut.enabled(), **host}
-
-
-def add_reference(row, steps, warmup, num_classes):
-  """Times the plain PyTorch step of ``row``'s model and mode into ``row``."""
-  from experiments import torch_reference  # pylint: disable=g-import-not-at-top
-  ref = torch_reference.time_step(row['model'], row['mode'], row['batch_size'],
-                                  steps, warmup, num_classes)
-  row.update(torch_ms_per_step=ref['ms_per_step'],
-             torch_compile_s=ref['compile_s'], torch_threads=ref['threads'],
-             torch_version=ref['torch'],
-             speed_vs_torch=round(ref['ms_per_step'] / row['ms_per_step'], 3))
-  return row
+          'fusion_cut': fusion_cut.enabled(), **host, **ref}
 
 
 def main(argv):
@@ -314,6 +360,11 @@ def main(argv):
       parallel_lib.check_mode(mode)
     if FLAGS.seeds_in_parallel and FLAGS.parallel != ['pmap']:
       raise ValueError('--seeds_in_parallel times the pmap-ed step only')
+    if FLAGS.steps < 1 or FLAGS.warmup < 0:
+      raise ValueError('--steps must be >= 1 and --warmup >= 0')
+    if FLAGS.reference and not 1 <= FLAGS.reference_blocks <= FLAGS.steps:
+      raise ValueError(f'--reference_blocks={FLAGS.reference_blocks} must '
+                       f'be between 1 and --steps={FLAGS.steps}')
     if FLAGS.reference and FLAGS.modes:
       from experiments import torch_reference  # pylint: disable=g-import-not-at-top
       torch_reference.check_available(FLAGS.models, FLAGS.modes)
@@ -327,10 +378,9 @@ def main(argv):
         for parallel in FLAGS.parallel:
           row = bench_one(model_name, int(bs), mode, FLAGS.steps,
                           FLAGS.warmup, FLAGS.num_classes, FLAGS.dtype,
-                          FLAGS.seeds_in_parallel, parallel)
+                          FLAGS.seeds_in_parallel, parallel, FLAGS.reference,
+                          FLAGS.reference_blocks)
           row['matmul_fraction'] = round(row['tflops_per_s'] / matmul, 4)
-          if FLAGS.reference == 'torch':
-            add_reference(row, FLAGS.steps, FLAGS.warmup, FLAGS.num_classes)
           print(json.dumps(row), flush=True)
           rows.append(row)
   report = {'machine': {'device_kind': dev.device_kind,

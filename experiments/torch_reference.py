@@ -1,8 +1,10 @@
 """Plain PyTorch versions of jaxprune's models and steps, for speed ratios.
 
-``experiments.bench --reference=torch`` times :func:`time_step` next to the
-pmap-ed jaxprune step of the same model, mode and batch size, so that one run
-measures the jaxprune/PyTorch speed ratio on one machine. PyTorch is the
+``experiments.bench --reference=torch`` times the steps of :func:`step_runner`
+in blocks alternating with those of the pmap-ed jaxprune step of the same
+model, mode and batch size, so that one run measures the jaxprune/PyTorch
+speed ratio on one machine, under the same load; :func:`time_step` times
+PyTorch's steps alone. PyTorch is the
 optional ``torch`` extra: this module imports without it, and using it
 without PyTorch raises a one-line ``RuntimeError``.
 
@@ -59,6 +61,7 @@ jaxprune weights load by name.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
 import time
@@ -506,25 +509,26 @@ def _step_fn(model, mode, images, labels):
   return step
 
 
-def time_step(name: str, mode: str, batch_size: int, steps: int, warmup: int,
-              num_classes: int = 10, threads: int | None = None,
-              device: str | None = None) -> dict[str, Any]:
-  """Times ``steps`` PyTorch steps of ``mode`` on model ``name``.
+@contextlib.contextmanager
+def step_runner(name: str, mode: str, batch_size: int, num_classes: int = 10,
+                threads: int | None = None, device: str | None = None):
+  """A PyTorch step of ``mode`` on model ``name``, to time step by step.
+
+  Yields ``(run, info)``: ``run()`` does one step and returns its seconds
+  (synchronised on CUDA); ``info`` is ``{'torch' (version), 'threads',
+  'device'}``. The first ``run()`` is the one that sets kernels up
+  (``compile_s`` of :func:`time_step`). ``torch.set_num_threads`` (and
+  cuDNN's benchmark mode on CUDA) hold inside the ``with`` block only, so a
+  caller may interleave these steps with jaxprune's (``experiments.bench
+  --reference=torch``).
 
   Args:
     name: a model of :data:`MODELS`.
     mode: one of :data:`MODES`.
     batch_size: images per step.
-    steps: timed steps (>= 1); ``ms_per_step`` is their median.
-    warmup: untimed steps after the first call.
     num_classes: classes of the model and the random labels.
-    threads: ``torch.set_num_threads`` for the run (None: leave it); the
-      previous setting is restored afterwards.
+    threads: ``torch.set_num_threads`` inside the block (None: leave it).
     device: torch device (None: ``'cuda'`` where available, else ``'cpu'``).
-
-  Returns:
-    ``{'ms_per_step', 'images_per_s', 'compile_s' (the first call, s),
-    'torch' (version), 'threads', 'device'}``.
 
   Raises:
     ValueError: an unknown model or mode, or a bad count (before anything is
@@ -534,8 +538,6 @@ def time_step(name: str, mode: str, batch_size: int, steps: int, warmup: int,
   check_model(name)
   check_mode(mode)
   _check_count(batch_size, 'batch_size', 1)
-  _check_count(steps, 'steps', 1)
-  _check_count(warmup, 'warmup', 0)
   _check_count(num_classes, 'num_classes', 1)
   if threads is not None:
     _check_count(threads, 'threads', 1)
@@ -559,24 +561,46 @@ def time_step(name: str, mode: str, batch_size: int, steps: int, warmup: int,
     model.to(dev)
     step = _step_fn(model, mode, images.to(dev), labels.to(dev))
     sync()
-    t0 = time.perf_counter()
-    step()
-    sync()
-    compile_s = time.perf_counter() - t0
-    for _ in range(warmup):
-      step()
-    sync()
-    times = []
-    for _ in range(steps):
+
+    def run() -> float:
       t = time.perf_counter()
       step()
       sync()
-      times.append(time.perf_counter() - t)
+      return time.perf_counter() - t
+    yield run, {'torch': torch.__version__, 'threads': used_threads,
+                'device': str(dev)}
   finally:
     torch.set_num_threads(previous_threads)
     torch.backends.cudnn.benchmark = previous_benchmark
+
+
+def time_step(name: str, mode: str, batch_size: int, steps: int, warmup: int,
+              num_classes: int = 10, threads: int | None = None,
+              device: str | None = None) -> dict[str, Any]:
+  """Times ``steps`` PyTorch steps of ``mode`` on model ``name`` in a row.
+
+  Args:
+    name, mode, batch_size, num_classes, threads, device: as
+      :func:`step_runner`.
+    steps: timed steps (>= 1); ``ms_per_step`` is their median.
+    warmup: untimed steps after the first call.
+
+  Returns:
+    ``{'ms_per_step', 'images_per_s', 'compile_s' (the first call, s),
+    'torch' (version), 'threads', 'device'}``.
+
+  Raises:
+    ValueError, RuntimeError: as :func:`step_runner`.
+  """
+  _check_count(steps, 'steps', 1)
+  _check_count(warmup, 'warmup', 0)
+  with step_runner(name, mode, batch_size, num_classes, threads,
+                   device) as (run, info):
+    compile_s = run()
+    for _ in range(warmup):
+      run()
+    times = [run() for _ in range(steps)]
   step_s = statistics.median(times)
   return {'ms_per_step': round(1e3 * step_s, 3),
           'images_per_s': round(batch_size / step_s, 1),
-          'compile_s': round(compile_s, 3), 'torch': torch.__version__,
-          'threads': used_threads, 'device': str(dev)}
+          'compile_s': round(compile_s, 3), **info}

@@ -67,3 +67,30 @@ def test_bf16_peaks():
 def test_matmul_rate_is_measured():
   tflops = bench.matmul_tflops(size=256, steps=2)
   assert 0 < tflops < 1e3
+
+
+def test_reference_steps_alternate_in_blocks():
+  order = []
+
+  def step():
+    order.append('j')
+    return jax.numpy.zeros(())
+
+  def reference():
+    order.append('t')
+    return 0.25
+
+  compile_s, step_s, host, ref_first, ref_step = bench.time_alternating(
+      step, reference, steps=5, warmup=1, blocks=2)
+  assert ''.join(order) == 'jt' + 'jt' + 'jjjttt' + 'jjtt'
+  assert ref_first == ref_step == 0.25
+  assert compile_s > 0 and step_s > 0 and host['page_faults_per_step'] >= 0
+
+
+def test_bench_row_with_torch_reference():
+  pytest.importorskip('torch')
+  row = bench.bench_one('digits_cnn', 16, 'train', steps=2, warmup=0,
+                        num_classes=10, reference='torch', reference_blocks=2)
+  assert row['torch_ms_per_step'] > 0 and row['reference_blocks'] == 2
+  assert row['speed_vs_torch'] == pytest.approx(
+      row['torch_ms_per_step'] / row['ms_per_step'], rel=1e-2)
