@@ -27,13 +27,18 @@ and step (:mod:`experiments.torch_reference`, the ``torch`` extra) in the same
 run, its timed steps in ``--reference_blocks`` blocks alternating with
 jaxprune's (so that a shared machine's load falls on both alike), and adds
 ``torch_ms_per_step`` and ``speed_vs_torch`` (torch time over jaxprune time:
-above 1 means jaxprune is faster).
+above 1 means jaxprune is faster). ``--compare_env=NAME=VALUE`` does the same
+with the step built a second time under one of the switches read while a step
+is traced (``JAXPRUNE_CONV_LOWERING``, ``JAXPRUNE_POOL_LOWERING``,
+``JAXPRUNE_FUSION_CUT``): ``compare_ms_per_step`` and ``speed_vs_compare``
+(above 1: the default build is faster), an A/B in one process.
 """
 
 if __name__ == '__main__':  # before the imports below, so a relaunch costs none
   from jaxprune.training import host_memory
   host_memory.relaunch_with_huge_pages()
 
+import contextlib
 import json
 import os
 import platform
@@ -86,13 +91,55 @@ def define_flags():
   flags.DEFINE_enum('reference', '', ['', 'torch'],
                     'Also time a plain PyTorch implementation of the same '
                     'model and step, in the same run.')
+  flags.DEFINE_string('compare_env', '',
+                      'NAME=VALUE: also time the step built with one of the '
+                      'trace-time switches ' + ', '.join(TRACE_TIME_SWITCHES)
+                      + ' set so, in blocks alternating with the default '
+                      'build, in one process (an A/B under the same load).')
   flags.DEFINE_integer('reference_blocks', 5,
-                       'With --reference: blocks of timed steps in which '
-                       'jaxprune and the reference alternate (1 <= blocks '
+                       'With --reference or --compare_env: blocks of timed '
+                       'steps in which the two steps alternate (1 <= blocks '
                        '<= steps).')
 
 
 MODES = ('train', 'masked', 'eval', 'search')
+# Environment variables read while a step is traced, so that two builds of
+# one step in one process can differ by them; each with its validator.
+TRACE_TIME_SWITCHES = {conv_lowering.ENV_VAR: conv_lowering.forced_lowering,
+                       pool_lowering.ENV_VAR: pool_lowering.forced_lowering,
+                       fusion_cut.ENV_VAR: fusion_cut.forced}
+
+
+@contextlib.contextmanager
+def environment(name: str, value: str):
+  """``os.environ[name] = value`` inside the block, restored after."""
+  previous = os.environ.get(name)
+  os.environ[name] = value
+  try:
+    yield
+  finally:
+    if previous is None:
+      os.environ.pop(name, None)
+    else:
+      os.environ[name] = previous
+
+
+def parse_compare_env(text: str) -> tuple[str, str] | None:
+  """``'NAME=VALUE'`` of ``--compare_env`` as ``(NAME, VALUE)``; None for ''.
+
+  Raises:
+    ValueError: not ``NAME=VALUE``, a NAME that is no trace-time switch, or
+      a VALUE its validator rejects.
+  """
+  if not text:
+    return None
+  name, sep, value = text.partition('=')
+  if not sep or name not in TRACE_TIME_SWITCHES:
+    raise ValueError(f'--compare_env={text!r}: use NAME=VALUE with NAME one '
+                     f'of {", ".join(TRACE_TIME_SWITCHES)}')
+  with environment(name, value):
+    TRACE_TIME_SWITCHES[name]()
+  return name, value
 # Dense bf16 peak TFLOP/s per chip, by a substring of ``device_kind``
 # (vendor data sheets; SXM parts for NVIDIA). Unknown devices: no fraction.
 BF16_PEAK_TFLOPS = (
@@ -211,17 +258,19 @@ def time_alternating(fn, reference_run, steps, warmup, blocks):
           reference_first_s, statistics.median(reference_times))
 
 
-def matmul_tflops(dtype='float32', size=2048, steps=3) -> float:
+def matmul_tflops(dtype='float32', size=2048, steps=10) -> float:
   """Measured TFLOP/s of a ``size``-cubed matmul in ``dtype`` on every local
-  device at once (pmap-ed, summed over devices): the rate the step's dots
-  and convs could at best reach on this machine, to set its ``tflops_per_s``
-  against where no published peak applies (a CPU)."""
+  device at once (pmap-ed, summed over devices), from the fastest of
+  ``steps`` calls: the rate the step's dots and convs could at best reach on
+  this machine, to set its ``tflops_per_s`` against where no published
+  peak applies (a CPU)."""
   n_dev = jax.local_device_count()
   a = jax.pmap(lambda x: x)(np.full(  # one matrix on each device
       (n_dev, size, size), 1.0 / size, precision.COMPUTE_DTYPES[dtype]))
   product = jax.pmap(lambda x: x @ x)
-  _, step_s, _ = time_calls(lambda: product(a), steps, warmup=1)
-  return 2 * size ** 3 * n_dev / step_s / 1e12
+  _seconds(lambda: product(a))  # compiles
+  best_s = min(_seconds(lambda: product(a)) for _ in range(steps))
+  return 2 * size ** 3 * n_dev / best_s / 1e12
 
 
 def train_setup(mode, spec, variables, tx, steps_per_epoch):
@@ -299,14 +348,16 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
               dtype='float32', seeds_in_parallel=0, parallel='pmap',
-              reference='', reference_blocks=5):
+              reference='', reference_blocks=5, compare_env=None):
   """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
   train-like mode in one step (``batch_size`` examples each; vmap-ed or
   unrolled, :func:`jaxprune.training.step.seeds_strategy`);
   ``parallel``: the step under 'pmap' or 'shard_map'
   (:mod:`jaxprune.training.parallel`); ``reference='torch'``: the plain
   PyTorch step of the same model and mode timed in ``reference_blocks``
-  blocks alternating with jaxprune's (:func:`time_alternating`)."""
+  blocks alternating with jaxprune's (:func:`time_alternating`);
+  ``compare_env=(NAME, VALUE)``: the same step built (traced) with that
+  trace-time switch set, timed so against the default build."""
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
                          seeds_in_parallel, parallel)
   n_dev = jax.local_device_count()
@@ -322,6 +373,18 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
            'torch_threads': info['threads'], 'torch_version': info['torch'],
            'reference_blocks': reference_blocks,
            'speed_vs_torch': round(ref_step_s / step_s, 3)}
+  elif compare_env:
+    with environment(*compare_env):  # the step is traced at its first call
+      other, _ = step_call(model_name, batch_size, mode, num_classes, dtype,
+                           seeds_in_parallel, parallel)
+      other_compile_s = _seconds(other)
+    compile_s, step_s, host, _, other_s = time_alternating(
+        call, lambda: _seconds(other), steps, warmup, reference_blocks)
+    ref = {'compare_env': '='.join(compare_env),
+           'compare_ms_per_step': round(1e3 * other_s, 3),
+           'compare_compile_s': round(other_compile_s, 3),
+           'reference_blocks': reference_blocks,
+           'speed_vs_compare': round(other_s / step_s, 3)}
   else:
     compile_s, step_s, host = time_calls(call, steps, warmup)
   runs = max(seeds_in_parallel, 1)
@@ -362,7 +425,11 @@ def main(argv):
       raise ValueError('--seeds_in_parallel times the pmap-ed step only')
     if FLAGS.steps < 1 or FLAGS.warmup < 0:
       raise ValueError('--steps must be >= 1 and --warmup >= 0')
-    if FLAGS.reference and not 1 <= FLAGS.reference_blocks <= FLAGS.steps:
+    compare_env = parse_compare_env(FLAGS.compare_env)
+    if compare_env and FLAGS.reference:
+      raise ValueError('--compare_env and --reference: one comparison a run')
+    if ((FLAGS.reference or compare_env)
+        and not 1 <= FLAGS.reference_blocks <= FLAGS.steps):
       raise ValueError(f'--reference_blocks={FLAGS.reference_blocks} must '
                        f'be between 1 and --steps={FLAGS.steps}')
     if FLAGS.reference and FLAGS.modes:
@@ -379,7 +446,7 @@ def main(argv):
           row = bench_one(model_name, int(bs), mode, FLAGS.steps,
                           FLAGS.warmup, FLAGS.num_classes, FLAGS.dtype,
                           FLAGS.seeds_in_parallel, parallel, FLAGS.reference,
-                          FLAGS.reference_blocks)
+                          FLAGS.reference_blocks, compare_env)
           row['matmul_fraction'] = round(row['tflops_per_s'] / matmul, 4)
           print(json.dumps(row), flush=True)
           rows.append(row)

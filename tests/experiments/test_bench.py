@@ -1,11 +1,14 @@
 """The benchmark runs every mode and reports sane figures."""
 
+import os
+
 import jax
 import pytest
 
 from experiments import bench
 from jaxprune import flops
 from jaxprune import models
+from jaxprune.models import pool_lowering
 
 
 @pytest.mark.parametrize('mode, parallel', [
@@ -94,3 +97,35 @@ def test_bench_row_with_torch_reference():
   assert row['torch_ms_per_step'] > 0 and row['reference_blocks'] == 2
   assert row['speed_vs_torch'] == pytest.approx(
       row['torch_ms_per_step'] / row['ms_per_step'], rel=1e-2)
+
+
+def test_compare_env_parses_only_trace_time_switches(monkeypatch):
+  monkeypatch.delenv('JAXPRUNE_POOL_LOWERING', raising=False)
+  assert bench.parse_compare_env('') is None
+  assert bench.parse_compare_env('JAXPRUNE_POOL_LOWERING=reduce_window') == (
+      'JAXPRUNE_POOL_LOWERING', 'reduce_window')
+  assert 'JAXPRUNE_POOL_LOWERING' not in os.environ
+  for bad in ('XLA_FLAGS=--foo', 'JAXPRUNE_FUSION_CUT', 'JAXPRUNE_FUSION_CUT'
+              '=maybe', 'JAXPRUNE_CONV_LOWERING=winograd'):
+    with pytest.raises(ValueError):
+      bench.parse_compare_env(bad)
+
+
+def test_bench_row_compares_a_second_build_under_a_switch(monkeypatch):
+  """The second build is traced under the switch (the digits CNN's max
+  pool asks for its lowering then), the default build without it."""
+  monkeypatch.delenv('JAXPRUNE_POOL_LOWERING', raising=False)
+  seen = []
+  forced = pool_lowering.forced_lowering
+  monkeypatch.setattr(pool_lowering, 'forced_lowering',
+                      lambda: seen.append(forced()) or seen[-1])
+  row = bench.bench_one('digits_cnn', 16, 'train', steps=2, warmup=0,
+                        num_classes=10, reference_blocks=2,
+                        compare_env=('JAXPRUNE_POOL_LOWERING',
+                                     'reduce_window'))
+  assert None in seen and 'reduce_window' in seen
+  assert 'JAXPRUNE_POOL_LOWERING' not in os.environ
+  assert row['compare_env'] == 'JAXPRUNE_POOL_LOWERING=reduce_window'
+  assert row['compare_ms_per_step'] > 0 and row['compare_compile_s'] > 0
+  assert row['speed_vs_compare'] == pytest.approx(
+      row['compare_ms_per_step'] / row['ms_per_step'], rel=1e-2)
