@@ -140,6 +140,8 @@ def parse_compare_env(text: str) -> tuple[str, str] | None:
   with environment(name, value):
     TRACE_TIME_SWITCHES[name]()
   return name, value
+
+
 # Dense bf16 peak TFLOP/s per chip, by a substring of ``device_kind``
 # (vendor data sheets; SXM parts for NVIDIA). Unknown devices: no fraction.
 BF16_PEAK_TFLOPS = (
