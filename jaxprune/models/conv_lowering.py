@@ -30,11 +30,10 @@ lowering everywhere, e.g. to time the difference.
 
 from __future__ import annotations
 
-import os
-
 import jax
 import jax.numpy as jnp
 
+from jaxprune.models import env_switch
 from jaxprune.models import fusion_cut
 
 LOWERINGS = ('library', 'matmul', 'taps')
@@ -65,10 +64,7 @@ def forced_lowering() -> str | None:
     ValueError: the variable names no lowering (checked by the launcher and
       the bench before anything is built).
   """
-  forced = os.environ.get(ENV_VAR, '').strip().lower()
-  if forced and forced not in LOWERINGS:
-    raise ValueError(f'{ENV_VAR}={forced!r}; use one of {", ".join(LOWERINGS)}')
-  return forced or None
+  return env_switch.forced_choice(ENV_VAR, LOWERINGS)
 
 
 def conv_lowering(backend: str, input_shape, kernel_shape, strides: int,

@@ -27,10 +27,10 @@ to time the difference.
 
 from __future__ import annotations
 
-import os
-
 import jax
 import jax.numpy as jnp
+
+from jaxprune.models import env_switch
 
 ENV_VAR = 'JAXPRUNE_FUSION_CUT'
 CHOICES = ('on', 'off')
@@ -43,10 +43,7 @@ def forced() -> str | None:
     ValueError: the variable names neither (checked by the launcher and the
       bench before anything is built).
   """
-  value = os.environ.get(ENV_VAR, '').strip().lower()
-  if value and value not in CHOICES:
-    raise ValueError(f'{ENV_VAR}={value!r}; use one of {", ".join(CHOICES)}')
-  return value or None
+  return env_switch.forced_choice(ENV_VAR, CHOICES)
 
 
 def enabled(backend: str | None = None) -> bool:

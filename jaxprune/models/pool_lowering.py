@@ -26,10 +26,11 @@ W axis can cost a relayout on TPU). ``JAXPRUNE_POOL_LOWERING=reduce_window``
 from __future__ import annotations
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
+
+from jaxprune.models import env_switch
 
 LOWERINGS = ('reduce_window', 'reshape')
 ENV_VAR = 'JAXPRUNE_POOL_LOWERING'
@@ -42,10 +43,7 @@ def forced_lowering() -> str | None:
     ValueError: the variable names no lowering (checked by the launcher and
       the bench before anything is built).
   """
-  forced = os.environ.get(ENV_VAR, '').strip().lower()
-  if forced and forced not in LOWERINGS:
-    raise ValueError(f'{ENV_VAR}={forced!r}; use one of {", ".join(LOWERINGS)}')
-  return forced or None
+  return env_switch.forced_choice(ENV_VAR, LOWERINGS)
 
 
 def max_pool_lowering(backend: str, input_shape, window: int,
