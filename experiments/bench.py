@@ -58,6 +58,7 @@ from jaxprune import models
 from jaxprune import pruning
 from jaxprune.models import conv_inventory
 from jaxprune.models import conv_lowering
+from jaxprune.models import env_switch
 from jaxprune.models import fusion_cut
 from jaxprune.models import pool_lowering
 from jaxprune.models import precision
@@ -93,7 +94,7 @@ def define_flags():
                     'model and step, in the same run.')
   flags.DEFINE_string('compare_env', '',
                       'NAME=VALUE: also time the step built with one of the '
-                      'trace-time switches ' + ', '.join(TRACE_TIME_SWITCHES)
+                      'trace-time switches ' + ', '.join(env_switch.switches())
                       + ' set so, in blocks alternating with the default '
                       'build, in one process (an A/B under the same load).')
   flags.DEFINE_integer('reference_blocks', 5,
@@ -103,11 +104,6 @@ def define_flags():
 
 
 MODES = ('train', 'masked', 'eval', 'search')
-# Environment variables read while a step is traced, so that two builds of
-# one step in one process can differ by them; each with its validator.
-TRACE_TIME_SWITCHES = {conv_lowering.ENV_VAR: conv_lowering.forced_lowering,
-                       pool_lowering.ENV_VAR: pool_lowering.forced_lowering,
-                       fusion_cut.ENV_VAR: fusion_cut.forced}
 
 
 @contextlib.contextmanager
@@ -133,12 +129,13 @@ def parse_compare_env(text: str) -> tuple[str, str] | None:
   """
   if not text:
     return None
+  switches = env_switch.switches()
   name, sep, value = text.partition('=')
-  if not sep or name not in TRACE_TIME_SWITCHES:
+  if not sep or name not in switches:
     raise ValueError(f'--compare_env={text!r}: use NAME=VALUE with NAME one '
-                     f'of {", ".join(TRACE_TIME_SWITCHES)}')
+                     f'of {", ".join(switches)}')
   with environment(name, value):
-    TRACE_TIME_SWITCHES[name]()
+    env_switch.forced_choice(name, switches[name])
   return name, value
 
 
@@ -161,9 +158,7 @@ def bf16_peak_tflops(device) -> float | None:
 
 def check_args(model_names, modes, batch_sizes, n_dev):
   """One-line errors for bad flags, before anything is built or compiled."""
-  conv_lowering.forced_lowering()
-  pool_lowering.forced_lowering()
-  fusion_cut.forced()
+  env_switch.check_all()
   known = models.model_names()
   bad = [m for m in model_names if m not in known]
   if bad:

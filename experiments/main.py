@@ -26,9 +26,7 @@ from ml_collections import config_flags
 
 from jaxprune import reporting
 from jaxprune import studies
-from jaxprune.models import conv_lowering
-from jaxprune.models import fusion_cut
-from jaxprune.models import pool_lowering
+from jaxprune.models import env_switch
 from jaxprune.training import devices
 from jaxprune.training import distributed
 from jaxprune.training import host_memory
@@ -67,9 +65,7 @@ def main(argv):
     # Both before anything starts a backend.
     processes = distributed.initialize(config.distributed)
     devices.one_cpu_device_per_core()
-    conv_lowering.forced_lowering()
-    pool_lowering.forced_lowering()
-    fusion_cut.forced()
+    env_switch.check_all()
   except ValueError as e:
     sys.exit(f'error: {e}')
   if not distributed.is_writer():  # process 0 logs for the run

@@ -38,6 +38,7 @@ from jaxprune.models import fusion_cut
 
 LOWERINGS = ('library', 'matmul', 'taps')
 ENV_VAR = 'JAXPRUNE_CONV_LOWERING'
+env_switch.register(ENV_VAR, LOWERINGS)
 # Measured on a 2-core x86 CPU (jax 0.10): im2col wins clearly at output maps
 # of at most 2x2 and loses from 8x8 up; at 4x4 the two are within ~20 %.
 _CPU_MATMUL_MAX_OUTPUT_PIXELS = 4

@@ -34,6 +34,7 @@ from jaxprune.models import env_switch
 
 ENV_VAR = 'JAXPRUNE_FUSION_CUT'
 CHOICES = ('on', 'off')
+env_switch.register(ENV_VAR, CHOICES)
 
 
 def forced() -> str | None:

@@ -34,6 +34,7 @@ from jaxprune.models import env_switch
 
 LOWERINGS = ('reduce_window', 'reshape')
 ENV_VAR = 'JAXPRUNE_POOL_LOWERING'
+env_switch.register(ENV_VAR, LOWERINGS)
 
 
 def forced_lowering() -> str | None:
