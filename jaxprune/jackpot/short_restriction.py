@@ -261,41 +261,98 @@ def _ordered_keys(x: jax.Array) -> jax.Array:
   return jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(0x80000000))
 
 
-def _kth_smallest_key(keys: jax.Array, k: int, lo: jax.Array,
-                      hi: jax.Array) -> jax.Array:
-  """The k-th smallest (1-based) of uint32 ``keys``, exactly, without a sort:
-  bisection over the key interval ``[lo, hi]`` (the caller guarantees the
-  answer lies inside, :func:`_threshold_bracket`), one vectorised count per
-  halving, until the interval is one key."""
-  def body(lo_hi):
-    lo, hi = lo_hi
-    mid = lo + (hi - lo) // 2
-    enough = jnp.sum(keys <= mid, dtype=jnp.int32) >= k
-    return jnp.where(enough, lo, mid + 1), jnp.where(enough, mid, hi)
-  _, hi = lax.while_loop(lambda lo_hi: lo_hi[0] < lo_hi[1], body, (lo, hi))
-  return hi
+# Every third step of :func:`_threshold_search` halves the interval, whatever
+# the interpolation guesses: at most 3 * 32 counting passes.
+_BISECT_EVERY = 3
 
 
-def _threshold_bracket(keys: jax.Array, keep: jax.Array, k: int
-                       ) -> tuple[jax.Array, jax.Array]:
+def _threshold_search(keys: jax.Array, k: int, lo: jax.Array, hi: jax.Array,
+                      below: jax.Array, upto: jax.Array
+                      ) -> tuple[jax.Array, jax.Array]:
+  """A key ``h`` that splits uint32 ``keys`` after the k-th smallest, in few
+  counting passes and without a sort.
+
+  Starts from an interval with ``below = #{keys < lo} < k <= upto =
+  #{keys <= hi}`` (:func:`_threshold_bracket`) and shrinks it, one
+  vectorised count per step, until ``#{keys <= hi} == k`` or ``lo == hi``.
+  The step's pivot interpolates the counts linearly in key space, aiming
+  half an entry past the k-th (scores are locally near uniform, so a few
+  steps land between the k-th and the next key); every
+  ``_BISECT_EVERY``-th step bisects instead, which bounds the passes. From
+  the full key range (no bracket) every step bisects: interpolation is
+  only good where keys are near linear in the scores.
+
+  Args:
+    keys: uint32 ``(n,)``, from :func:`_ordered_keys`.
+    k: static, ``1 <= k < n``.
+    lo, hi, below, upto: the starting interval and its counts (uint32,
+      uint32, int32, int32 scalars).
+
+  Returns:
+    ``(h, count)`` with ``count = #{keys <= h}``. Either ``count == k`` and
+    ``keys > h`` marks exactly the ``n - k`` largest keys, or ``count > k``
+    and ``h`` is the k-th smallest key, shared by entries on both sides of
+    the split (a tie straddles it).
+  """
+  full_range = (lo == 0) & (hi == jnp.uint32(0xFFFFFFFF))
+
+  def body(carry):
+    lo, hi, below, upto, step = carry
+    width = hi - lo  # >= 1 inside the loop
+    aim = (k - below + 0.5) / (upto - below).astype(jnp.float32)
+    offset = jnp.minimum(width.astype(jnp.float32) * aim, 4294967040.0)
+    guess = lo + jnp.minimum(offset.astype(jnp.uint32), width - 1)
+    bisect = (step % _BISECT_EVERY == _BISECT_EVERY - 1) | full_range
+    mid = jnp.where(bisect, lo + width // 2, guess)
+    count = jnp.sum(keys <= mid, dtype=jnp.int32)
+    enough = count >= k
+    return (jnp.where(enough, lo, mid + 1), jnp.where(enough, mid, hi),
+            jnp.where(enough, below, count), jnp.where(enough, count, upto),
+            step + 1)
+
+  def searching(carry):
+    lo, hi, _, upto, _ = carry
+    return (lo < hi) & (upto != k)
+
+  _, hi, _, upto, _ = lax.while_loop(
+      searching, body, (lo, hi, below, upto, jnp.int32(0)))
+  return hi, upto
+
+
+def _threshold_bracket(scores: jax.Array, keys: jax.Array, keep: jax.Array,
+                       k: int) -> tuple[jax.Array, ...]:
   """An interval holding the k-th smallest key, from the current mask.
 
   With ``A`` the ``k`` pruned entries, ``a = max keys[A]`` and ``c = min
   keys[not A]``: the k-th smallest lies in ``[c, a]`` when ``a >= c`` and is
   ``a`` otherwise. Scores move little per step, so this interval is narrow
-  and the bisection short (the search's exact threshold at a fraction of 32
-  passes). Both bounds are verified by counting (``#{keys < lo} < k <=
-  #{keys <= hi}``); a mask without exactly ``k`` zeros, or any other miss,
-  falls back to the full key range.
+  and the search short (the search's exact threshold at a fraction of 32
+  passes). ``a`` and ``c`` are taken over the float scores (the order of
+  their keys, and twice as fast on CPU as over uint32 keys). Both bounds are
+  verified by counting (``#{keys < lo} < k <= #{keys <= hi}``); a mask
+  without exactly ``k`` zeros, or any other miss, falls back to the full
+  key range.
+
+  Args:
+    scores: float ``(n,)``, finite.
+    keys: ``_ordered_keys(scores)``.
+    keep: bool ``(n,)``, the current mask.
+    k: static, ``1 <= k < n``.
+
+  Returns:
+    ``(lo, hi, below, upto)``: the interval and its counts ``#{keys < lo}``
+    and ``#{keys <= hi}``, as :func:`_threshold_search` takes them.
   """
-  a = jnp.max(jnp.where(keep, jnp.uint32(0), keys))
-  c = jnp.min(jnp.where(keep, keys, jnp.uint32(0xFFFFFFFF)))
+  a = _ordered_keys(jnp.max(jnp.where(keep, -jnp.inf, scores)))
+  c = _ordered_keys(jnp.min(jnp.where(keep, scores, jnp.inf)))
   lo = jnp.minimum(a, c)
   below = jnp.sum(keys < lo, dtype=jnp.int32)
   upto = jnp.sum(keys <= a, dtype=jnp.int32)
   valid = (below < k) & (upto >= k)
   return (jnp.where(valid, lo, jnp.uint32(0)),
-          jnp.where(valid, a, jnp.uint32(0xFFFFFFFF)))
+          jnp.where(valid, a, jnp.uint32(0xFFFFFFFF)),
+          jnp.where(valid, below, 0),
+          jnp.where(valid, upto, keys.size))
 
 
 def _full_swap_skip_layer(s: jax.Array, b: jax.Array,
@@ -305,17 +362,18 @@ def _full_swap_skip_layer(s: jax.Array, b: jax.Array,
   With ``t`` the P-th smallest score, ``|C0| == |C1|`` iff ``#{s <= t} == P``
   (no tie straddles the threshold); swapping every candidate pair then gives
   ``B = 1[s > t]``; otherwise the layer keeps ``B``. (When C0 and C1 are both
-  empty, ``1[s > t]`` already equals ``B``.) ``t`` comes from an exact
-  selection instead of a sort (about 25x faster on CPU), bracketed by the
-  current mask (:func:`_threshold_bracket`): the fast path of the default
-  configuration.
+  empty, ``1[s > t]`` already equals ``B``.) The split comes from counting
+  passes instead of a sort (about 25x faster on CPU), bracketed by the
+  current mask (:func:`_threshold_bracket`) and narrowed by interpolation
+  (:func:`_threshold_search`), which also tells whether a tie straddles
+  it: the fast path of the default configuration.
   """
-  keys = _ordered_keys(s).reshape(-1)
-  lo, hi = _threshold_bracket(keys, b.reshape(-1) != 0, prune_count)
-  t = _kth_smallest_key(keys, prune_count, lo, hi)
-  no_tie = jnp.sum(keys <= t, dtype=jnp.int32) == prune_count
-  new = (keys > t).astype(masks_lib.MASK_DTYPE).reshape(b.shape)
-  return jnp.where(no_tie, new, b)
+  s = s.reshape(-1)
+  keys = _ordered_keys(s)
+  bracket = _threshold_bracket(s, keys, b.reshape(-1) != 0, prune_count)
+  split, count = _threshold_search(keys, prune_count, *bracket)
+  new = (keys > split).astype(masks_lib.MASK_DTYPE).reshape(b.shape)
+  return jnp.where(count == prune_count, new, b)
 
 
 def _shapes(tree: Any) -> dict[Path, tuple[int, ...]]:

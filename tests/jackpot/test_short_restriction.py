@@ -20,9 +20,9 @@ from tests.helpers import magnitude_start
 # By name: jaxprune.jackpot.short_restriction is also the re-exported function.
 from jaxprune.jackpot.short_restriction import _device_swap_count
 from jaxprune.jackpot.short_restriction import _encode_rate
-from jaxprune.jackpot.short_restriction import _kth_smallest_key
 from jaxprune.jackpot.short_restriction import _ordered_keys
 from jaxprune.jackpot.short_restriction import _threshold_bracket
+from jaxprune.jackpot.short_restriction import _threshold_search
 from jaxprune.jackpot.short_restriction import ShortRestrictionState
 from tests.jackpot.common import toy_params
 
@@ -269,14 +269,25 @@ def test_default_rate_fast_path_matches_reference(data):
                                   _reference_rule(s, b, p, 1.0, 'skip_layer'))
 
 
-_BRACKETED_KTH = {}
+_BRACKETED_SPLIT = {}
+
+
+def _assert_split(keys, k, split, count):
+  """``(split, count)`` obeys :func:`_threshold_search`'s contract."""
+  ordered = np.sort(keys)
+  assert int(count) == int(np.sum(keys <= split))
+  if int(count) == k:  # split after the k-th smallest
+    assert ordered[k - 1] <= split < ordered[k]
+  else:  # a tie straddles the k-th smallest, which is the split
+    assert int(count) > k and split == ordered[k - 1]
 
 
 @settings(max_examples=80, deadline=None)
 @given(data=st.data())
-def test_bracketed_selection_is_exact_for_any_mask(data):
-  """The threshold bracket from the current mask is verified by counting:
-  the k-th smallest key is exact whatever the mask (k zeros or not)."""
+def test_bracketed_split_is_exact_for_any_mask(data):
+  """The threshold bracket from the current mask is verified by counting,
+  and the interpolating search ends on an exact split (or the tied k-th
+  smallest key) whatever the mask (k zeros or not)."""
   n = 24
   k = data.draw(st.integers(1, n - 1), label='k')
   levels = data.draw(st.lists(st.floats(-3, 3, width=32,
@@ -287,15 +298,35 @@ def test_bracketed_selection_is_exact_for_any_mask(data):
   zeros = data.draw(st.integers(0, n), label='zeros')  # often != k
   keep = np.ones(n, bool)
   keep[data.draw(st.permutations(range(n)))[:zeros]] = False
-  if k not in _BRACKETED_KTH:
-    def kth(s, keep, k=k):
+  if k not in _BRACKETED_SPLIT:
+    def split(s, keep, k=k):
       keys = _ordered_keys(s)
-      lo, hi = _threshold_bracket(keys, keep, k)
-      return _kth_smallest_key(keys, k, lo, hi)
-    _BRACKETED_KTH[k] = jax.jit(kth)
-  got = _BRACKETED_KTH[k](jnp.asarray(scores), jnp.asarray(keep))
+      return _threshold_search(keys, k,
+                               *_threshold_bracket(s, keys, keep, k))
+    _BRACKETED_SPLIT[k] = jax.jit(split)
+  got, count = _BRACKETED_SPLIT[k](jnp.asarray(scores), jnp.asarray(keep))
   keys = np.asarray(_ordered_keys(jnp.asarray(scores)))
-  assert int(got) == int(np.sort(keys)[k - 1])
+  _assert_split(keys, k, np.uint32(got), count)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1000, 200_000), fraction=st.floats(0.01, 0.99),
+       noise=st.sampled_from([0.0, 1e-6, 1e-3, 1e-1, 10.0]),
+       seed=st.integers(0, 2**16))
+def test_search_split_from_a_moved_magnitude_mask(n, fraction, noise, seed):
+  """Large layers as the search sees them: a magnitude mask, then scores
+  moved by noise of any scale (the bracket narrow or nearly everything)."""
+  rng = np.random.default_rng(seed)
+  k = min(max(int(fraction * n), 1), n - 1)
+  scores = np.abs(rng.normal(size=n)).astype(np.float32)
+  keep = np.ones(n, bool)
+  keep[np.argsort(scores, kind='stable')[:k]] = False
+  moved = (scores + noise * rng.normal(size=n)).astype(np.float32)
+  keys = _ordered_keys(jnp.asarray(moved))
+  got, count = jax.jit(_threshold_search, static_argnums=1)(
+      keys, k, *_threshold_bracket(jnp.asarray(moved), keys,
+                                    jnp.asarray(keep), k))
+  _assert_split(np.asarray(keys), k, np.uint32(got), count)
 
 
 _swap_count_dev = jax.jit(jax.vmap(_device_swap_count))
