@@ -405,10 +405,38 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
           'fusion_cut': fusion_cut.enabled(), **host, **ref}
 
 
+def machine_record() -> dict:
+  """The machine and switches a figure came from (JSON-ready)."""
+  dev = jax.local_devices()[0]
+  return {'device_kind': dev.device_kind,
+          'platform': dev.platform,
+          'device_count': jax.local_device_count(),
+          'host_cpus': os.cpu_count(),
+          'processor': platform.processor() or platform.machine(),
+          'jax': jax.__version__,
+          'conv_lowering_forced': conv_lowering.forced_lowering(),
+          'fusion_cut_forced': fusion_cut.forced(),
+          'pool_lowering_forced': pool_lowering.forced_lowering(),
+          'host_malloc': host_memory.describe()}
+
+
+def append_report(path: str, report: dict) -> None:
+  """Appends ``report`` to the JSON list at ``path`` (none: no file)."""
+  if not path:
+    return
+  existing = []
+  if os.path.exists(path):
+    with open(path) as f:
+      existing = json.load(f)
+    existing = existing if isinstance(existing, list) else [existing]
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump(existing + [report], f, indent=2)
+
+
 def main(argv):
   del argv
   devices.one_cpu_device_per_core()  # before anything starts a backend
-  dev = jax.local_devices()[0]
   try:
     check_args(FLAGS.models, FLAGS.modes, FLAGS.batch_sizes,
                jax.local_device_count())
@@ -447,27 +475,9 @@ def main(argv):
           row['matmul_fraction'] = round(row['tflops_per_s'] / matmul, 4)
           print(json.dumps(row), flush=True)
           rows.append(row)
-  report = {'machine': {'device_kind': dev.device_kind,
-                        'platform': dev.platform,
-                        'device_count': jax.local_device_count(),
-                        'host_cpus': os.cpu_count(),
-                        'processor': platform.processor() or platform.machine(),
-                        'jax': jax.__version__,
-                        'conv_lowering_forced': conv_lowering.forced_lowering(),
-                        'fusion_cut_forced': fusion_cut.forced(),
-                        'pool_lowering_forced': pool_lowering.forced_lowering(),
-                        'host_malloc': host_memory.describe(),
-                        'matmul_tflops_measured': round(matmul, 4)},
-            'results': rows}
-  if FLAGS.output:
-    existing = []
-    if os.path.exists(FLAGS.output):
-      with open(FLAGS.output) as f:
-        existing = json.load(f)
-      existing = existing if isinstance(existing, list) else [existing]
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-    with open(FLAGS.output, 'w') as f:
-      json.dump(existing + [report], f, indent=2)
+  machine = machine_record()
+  machine['matmul_tflops_measured'] = round(matmul, 4)
+  append_report(FLAGS.output, {'machine': machine, 'results': rows})
 
 
 if __name__ == '__main__':
