@@ -20,6 +20,7 @@ if __name__ == '__main__':  # before the imports below, so a relaunch costs none
   host_memory.relaunch_with_huge_pages()
 
 import importlib
+import importlib.util
 import json
 import os
 import statistics
