@@ -192,7 +192,8 @@ def peak_memory():
   return stats.get('peak_bytes_in_use')
 
 
-def _seconds(fn) -> float:
+def seconds(fn) -> float:
+  """Wall seconds of ``fn()``, until its result is ready."""
   t = time.perf_counter()
   jax.block_until_ready(fn())
   return time.perf_counter() - t
@@ -206,12 +207,12 @@ class _HostUsage:
 
   def time(self, fn) -> float:
     before = resource.getrusage(resource.RUSAGE_SELF)
-    seconds = _seconds(fn)
+    elapsed = seconds(fn)
     after = resource.getrusage(resource.RUSAGE_SELF)
     self.user += after.ru_utime - before.ru_utime
     self.kernel += after.ru_stime - before.ru_stime
     self.faults += after.ru_minflt - before.ru_minflt
-    return seconds
+    return elapsed
 
   def per_step(self, steps: int) -> dict[str, float]:
     return {'user_cpu_ms_per_step': round(1e3 * self.user / steps, 1),
@@ -223,9 +224,9 @@ def time_calls(fn, steps, warmup):
   """``(compile_s, median step s, host)`` of ``fn``: ``host`` is this
   process's CPU time and minor page faults per timed step (``resource``;
   the page faults of fresh buffers, :mod:`jaxprune.training.host_memory`)."""
-  compile_s = _seconds(fn)
+  compile_s = seconds(fn)
   for _ in range(warmup):
-    _seconds(fn)
+    seconds(fn)
   usage = _HostUsage()
   times = [usage.time(fn) for _ in range(steps)]
   return compile_s, statistics.median(times), usage.per_step(steps)
@@ -241,9 +242,9 @@ def time_alternating(fn, reference_run, steps, warmup, blocks):
     ``(compile_s, median step s, host, reference first-call s, reference
     median step s)``; ``host`` counts ``fn``'s steps only.
   """
-  compile_s, reference_first_s = _seconds(fn), reference_run()
+  compile_s, reference_first_s = seconds(fn), reference_run()
   for _ in range(warmup):
-    _seconds(fn)
+    seconds(fn)
     reference_run()
   usage = _HostUsage()
   times, reference_times = [], []
@@ -265,8 +266,8 @@ def matmul_tflops(dtype='float32', size=2048, steps=10) -> float:
   a = jax.pmap(lambda x: x)(np.full(  # one matrix on each device
       (n_dev, size, size), 1.0 / size, precision.COMPUTE_DTYPES[dtype]))
   product = jax.pmap(lambda x: x @ x)
-  _seconds(lambda: product(a))  # compiles
-  best_s = min(_seconds(lambda: product(a)) for _ in range(steps))
+  seconds(lambda: product(a))  # compiles
+  best_s = min(seconds(lambda: product(a)) for _ in range(steps))
   return 2 * size ** 3 * n_dev / best_s / 1e12
 
 
@@ -374,9 +375,9 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
     with environment(*compare_env):  # the step is traced at its first call
       other, _ = step_call(model_name, batch_size, mode, num_classes, dtype,
                            seeds_in_parallel, parallel)
-      other_compile_s = _seconds(other)
+      other_compile_s = seconds(other)
     compile_s, step_s, host, _, other_s = time_alternating(
-        call, lambda: _seconds(other), steps, warmup, reference_blocks)
+        call, lambda: seconds(other), steps, warmup, reference_blocks)
     ref = {'compare_env': '='.join(compare_env),
            'compare_ms_per_step': round(1e3 * other_s, 3),
            'compare_compile_s': round(other_compile_s, 3),
@@ -420,18 +421,35 @@ def machine_record() -> dict:
           'host_malloc': host_memory.describe()}
 
 
-def append_report(path: str, report: dict) -> None:
-  """Appends ``report`` to the JSON list at ``path`` (none: no file)."""
-  if not path:
-    return
-  existing = []
-  if os.path.exists(path):
+def read_reports(path: str) -> list:
+  """The reports of the JSON file at ``path`` ([] when it does not exist).
+
+  Raises:
+    ValueError: the file is not readable JSON (the launchers check their
+      ``--output`` so before they time anything, and never overwrite it).
+  """
+  if not path or not os.path.exists(path):
+    return []
+  try:
     with open(path) as f:
       existing = json.load(f)
-    existing = existing if isinstance(existing, list) else [existing]
+  except (OSError, ValueError) as e:
+    raise ValueError(f'--output={path} holds no JSON reports to append to: '
+                     f'{type(e).__name__}: {e}') from None
+  return existing if isinstance(existing, list) else [existing]
+
+
+def append_report(path: str, report: dict) -> None:
+  """Appends ``report`` to the JSON list at ``path`` (none: no file), by
+  writing a new file beside it and renaming it over the old one."""
+  if not path:
+    return
+  existing = read_reports(path)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'w') as f:
+  partial = path + '.partial'
+  with open(partial, 'w') as f:
     json.dump(existing + [report], f, indent=2)
+  os.replace(partial, path)
 
 
 def main(argv):
@@ -450,6 +468,7 @@ def main(argv):
       raise ValueError('--seeds_in_parallel times the pmap-ed step only')
     if FLAGS.steps < 1 or FLAGS.warmup < 0:
       raise ValueError('--steps must be >= 1 and --warmup >= 0')
+    read_reports(FLAGS.output)
     compare_env = parse_compare_env(FLAGS.compare_env)
     if compare_env and FLAGS.reference:
       raise ValueError('--compare_env and --reference: one comparison a run')

@@ -23,10 +23,8 @@ import importlib
 import importlib.util
 import json
 import os
-import statistics
 import subprocess
 import tempfile
-import time
 
 from absl import app
 from absl import flags
@@ -99,40 +97,29 @@ def update_call(module, counts, masks, scores):
       stack(jax.tree.map(np.zeros_like, scores)), stack(tx.init(scores)),
       stack(scores))
   update = jax.pmap(lambda u, s, p: tx.update(u, s, p)[1].masks)
-  return lambda: jax.block_until_ready(update(*args))
-
-
-def _seconds(call) -> float:
-  start = time.perf_counter()
-  call()
-  return time.perf_counter() - start
+  return lambda: update(*args)
 
 
 def bench_row(model_name: str, noise: float, baseline) -> dict:
   counts, masks, scores = search_scores(model_name, noise)
   current = update_call(importlib.import_module(MODULE), counts, masks,
                         scores)
-  compile_s = _seconds(current)
   row = dict(model=model_name, noise=noise, devices=jax.local_device_count(),
-             scores=sum(int(np.size(s)) for s in jax.tree.leaves(scores)),
-             compile_s=round(compile_s, 3))
-  calls = {'current': current}
-  if baseline is not None:
-    calls['baseline'] = update_call(baseline, counts, masks, scores)
-    _seconds(calls['baseline'])
-    got, want = current(), calls['baseline']()
+             scores=sum(int(np.size(s)) for s in jax.tree.leaves(scores)))
+  if baseline is None:
+    compile_s, update_s, _ = bench.time_calls(current, FLAGS.steps, warmup=0)
+  else:
+    previous = update_call(baseline, counts, masks, scores)
+    compile_s, update_s, _, _, previous_s = bench.time_alternating(
+        current, lambda: bench.seconds(previous), FLAGS.steps, 0,
+        FLAGS.blocks)
     if not all(bool(jnp.array_equal(a, b)) for a, b in
-               zip(jax.tree.leaves(got), jax.tree.leaves(want))):
+               zip(jax.tree.leaves(current()), jax.tree.leaves(previous()))):
       raise AssertionError(f'{model_name}: masks differ from the baseline')
-  times = {name: [] for name in calls}
-  for size in (len(p) for p in np.array_split(np.arange(FLAGS.steps),
-                                              FLAGS.blocks)):
-    for name, call in calls.items():
-      times[name] += [_seconds(call) for _ in range(size)]
-  row['ms'] = round(1e3 * statistics.median(times['current']), 2)
+  row.update(compile_s=round(compile_s, 3), ms=round(1e3 * update_s, 2))
   if baseline is not None:
     row['baseline_rev'] = FLAGS.baseline_rev
-    row['baseline_ms'] = round(1e3 * statistics.median(times['baseline']), 2)
+    row['baseline_ms'] = round(1e3 * previous_s, 2)
     row['speedup'] = round(row['baseline_ms'] / row['ms'], 3)
   return row
 
@@ -151,8 +138,14 @@ def main(argv):
   if unknown:
     raise app.UsageError(f'unknown model(s) {unknown}; registered: '
                          f'{", ".join(models.model_names())}')
-  if FLAGS.steps < 1 or not 1 <= FLAGS.blocks <= FLAGS.steps:
-    raise app.UsageError('--steps must be >= 1 and --blocks in 1..steps')
+  if FLAGS.steps < 1 or (FLAGS.baseline_rev
+                         and not 1 <= FLAGS.blocks <= FLAGS.steps):
+    raise app.UsageError('--steps must be >= 1 and, with --baseline_rev, '
+                         '--blocks in 1..steps')
+  try:
+    bench.read_reports(FLAGS.output)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
   baseline = None
   if FLAGS.baseline_rev:
     try:

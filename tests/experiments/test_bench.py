@@ -54,6 +54,20 @@ def test_bench_rejects_bad_flags_in_one_line():
     bench.check_args(['resnet56'], ['train'], ['60'], 8)
 
 
+def test_report_file_is_appended_to_and_a_bad_one_refused(tmp_path):
+  path = str(tmp_path / 'out' / 'bench.json')
+  assert bench.read_reports(path) == []
+  bench.append_report(path, {'results': [1]})
+  bench.append_report(path, {'results': [2]})
+  assert bench.read_reports(path) == [{'results': [1]}, {'results': [2]}]
+  assert os.listdir(tmp_path / 'out') == ['bench.json']
+  bad = tmp_path / 'bad.json'
+  bad.write_text('{"results": [')
+  with pytest.raises(ValueError, match='holds no JSON reports'):
+    bench.read_reports(str(bad))
+  assert bad.read_text() == '{"results": ['
+
+
 class _Device:
 
   def __init__(self, platform, kind):

@@ -40,19 +40,28 @@ def test_module_at_a_revision_is_the_file_there():
     pytest.param(['--models=digits_cnn', '--noise=0.01', '--steps=2',
                   '--blocks=2', '--baseline_rev=HEAD'], '"speedup"',
                  marks=needs_git),
+    (['--models=digits_cnn', '--steps=2'], '"ms"'),  # blocks: baseline only
     (['--models=resnet57'], 'unknown model'),
+    (['--models=digits_cnn', '--steps=2', '--blocks=3', '--baseline_rev=HEAD'],
+     '--blocks in 1..steps'),
     (['--noise=-1'], '--noise must be'),
-    (['--baseline_rev=no-such-rev'], '--baseline_rev=no-such-rev')])
+    (['--baseline_rev=no-such-rev'], '--baseline_rev=no-such-rev'),
+    (['--models=digits_cnn'], 'holds no JSON reports')])
 def test_restriction_bench_command(args, shown, tmp_path):
   out = tmp_path / 'r.json'
+  if shown == 'holds no JSON reports':
+    out.write_text('not json')
   run = subprocess.run([sys.executable, '-m', 'experiments.restriction_bench',
                         *args, f'--output={out}'], capture_output=True,
                        text=True, check=False)
   assert shown in run.stdout + run.stderr
-  if shown == '"speedup"':
+  if shown in ('"speedup"', '"ms"'):
     assert run.returncode == 0
     report = json.loads(out.read_text())[0]
-    assert report['results'][0]['baseline_rev'] == 'HEAD'
+    assert report['results'][0].get('baseline_rev') == (
+        'HEAD' if shown == '"speedup"' else None)
     assert report['machine']['platform'] == 'cpu'
+  elif shown == 'holds no JSON reports':  # refused, and left as it was
+    assert run.returncode != 0 and out.read_text() == 'not json'
   else:
     assert run.returncode != 0 and not out.exists()
