@@ -8,7 +8,10 @@ device), warms it up, records ``--steps`` steps with ``jax.profiler`` (a
 Perfetto trace under ``--trace_dir``, or a temporary folder) and prints the
 device time per step of each op kind (``transpose_copy_fusion``,
 ``ynn_fusion``, ``all-reduce``, ... with the numeric suffix of the HLO name
-dropped), summed over the devices, and then the ``--top`` single ops. This is
+dropped), summed over the devices, how the collectives' time splits into
+their own cost and the wait for the slowest device (sync BatchNorm's
+all-reduces on CPU: :func:`collective_times`), and then the ``--top`` single
+ops. This is
 the profile that found the residual-chain recomputation
 (:mod:`jaxprune.models.fusion_cut`): ``transpose_copy_fusion`` took 46 % of
 ResNet-56's train step's device time on CPU
@@ -42,6 +45,9 @@ FLAGS = flags.FLAGS
 # XLA op names (``transpose_copy_fusion.12``, ``all-reduce``): runtime events
 # (``ThunkExecutor::Execute``, ``end: ...``, ``[0] ...``) do not match.
 _OP_NAME = re.compile(r'^[a-z][a-z0-9_\-]*(\.[0-9]+)?$')
+_COLLECTIVE = re.compile(
+    r'^(all-reduce|all-gather|all-to-all|reduce-scatter|collective-permute)'
+    r'(-start|-done)?(\.[0-9]+)?$')
 
 
 def define_flags():
@@ -54,25 +60,56 @@ def define_flags():
                       'temporary folder, removed).')
 
 
-def op_times(trace_file: str, steps: int):
-  """({kind: ms per step}, {op: ms per step}) of a Perfetto trace: the spans
-  named like XLA ops, outside the Python thread (whose spans start with
-  ``$``, and which also records runtime calls named like ops)."""
+def op_spans(trace_file: str) -> list[dict]:
+  """The spans of a Perfetto trace named like XLA ops, outside the Python
+  thread (whose spans start with ``$``, and which also records runtime calls
+  named like ops)."""
   with gzip.open(trace_file) as f:
     events = json.load(f)
   events = events['traceEvents'] if isinstance(events, dict) else events
   spans = [e for e in events if e.get('ph') == 'X']
   python = {(e.get('pid'), e.get('tid')) for e in spans
             if e['name'].startswith('$')}
+  return [e for e in spans if (e.get('pid'), e.get('tid')) not in python
+          and _OP_NAME.match(e['name'])]
+
+
+def op_times(trace_file: str, steps: int):
+  """({kind: ms per step}, {op: ms per step}) of a Perfetto trace's op spans
+  (:func:`op_spans`), summed over the devices."""
   per_op = collections.Counter()
-  for e in spans:
-    if (e.get('pid'), e.get('tid')) not in python and _OP_NAME.match(
-        e['name']):
-      per_op[e['name']] += e['dur'] / 1e3 / steps
+  for e in op_spans(trace_file):
+    per_op[e['name']] += e['dur'] / 1e3 / steps
   per_kind = collections.Counter()
   for name, ms in per_op.items():
     per_kind[re.sub(r'\.[0-9]+$', '', name)] += ms
   return per_kind, per_op
+
+
+def collective_times(trace_file: str, steps: int) -> dict[str, float]:
+  """How a step's collectives (``all-reduce``, ``all-gather``, ...) split
+  into their own cost and the wait for the slowest device.
+
+  Each collective's spans are grouped across devices by op name and
+  ``run_id`` (XLA:CPU's trace args; a step's run). The device that arrives
+  last waits for nobody, so the group's shortest span is the collective's
+  own cost, and each other device's excess over it is time spent waiting
+  for that device: the devices' imbalance, not the collective.
+
+  Returns:
+    ``{'per_step'``: collectives per step (groups), ``'cost_ms'``: their
+    cost per step on one device, ``'wait_ms'``: the waits per step summed
+    over the devices``}``; zeros where the trace has none.
+  """
+  groups = collections.defaultdict(list)
+  for e in op_spans(trace_file):
+    if _COLLECTIVE.match(e['name']):
+      args = e.get('args', {})
+      groups[(e['name'], args.get('run_id'))].append(e['dur'] / 1e3)
+  cost = sum(min(durs) for durs in groups.values())
+  wait = sum(sum(durs) - len(durs) * min(durs) for durs in groups.values())
+  return {'per_step': len(groups) / steps, 'cost_ms': cost / steps,
+          'wait_ms': wait / steps}
 
 
 def main(argv):
@@ -97,6 +134,7 @@ def main(argv):
     trace = sorted(glob.glob(os.path.join(
         trace_dir, '**', '*perfetto_trace.json.gz'), recursive=True))[-1]
     per_kind, per_op = op_times(trace, FLAGS.steps)
+    collectives = collective_times(trace, FLAGS.steps)
   print(f'{FLAGS.model} {FLAGS.mode}, batch {FLAGS.batch_size} on '
         f'{jax.local_device_count()} {jax.default_backend()} device(s): '
         f'{1e3 * step_s:.1f} ms/step (median of 3, '
@@ -108,6 +146,11 @@ def main(argv):
   for kind, ms in per_kind.most_common():
     if ms >= 0.005 * total:
       print(f'  {ms:9.1f} ms  {100 * ms / total:5.1f} %  {kind}')
+  if collectives['per_step']:
+    print(f'collectives: {collectives["per_step"]:.0f} per step, '
+          f'{collectives["cost_ms"]:.1f} ms each device once all have '
+          f'arrived, {collectives["wait_ms"]:.1f} ms waiting for the '
+          f'slowest device (summed over devices)')
   if FLAGS.top:
     print(f'the {FLAGS.top} costliest single ops:')
     for name, ms in per_op.most_common(FLAGS.top):
