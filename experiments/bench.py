@@ -89,9 +89,16 @@ def define_flags():
   flags.DEFINE_list('parallel', ['pmap'],
                     'How the step is mapped: any of pmap, shard_map (a row '
                     'each).')
-  flags.DEFINE_enum('reference', '', ['', 'torch'],
-                    'Also time a plain PyTorch implementation of the same '
-                    'model and step, in the same run.')
+  flags.DEFINE_enum('reference', '', ['', 'torch', 'official'],
+                    'Also time, in the same run, a plain PyTorch '
+                    'implementation of the same model and step (torch), or '
+                    'the official Lottery Jackpots search step from '
+                    '--official_checkout (official; experiments/'
+                    'official_jackpots.py).')
+  flags.DEFINE_string('official_checkout', '',
+                      'With --reference=official: a checkout of '
+                      'github.com/zyxxmu/lottery-jackpots (not part of '
+                      'jaxprune).')
   flags.DEFINE_string('compare_env', '',
                       'NAME=VALUE: also time the step built with one of the '
                       'trace-time switches ' + ', '.join(env_switch.switches())
@@ -346,7 +353,8 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
 
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
               dtype='float32', seeds_in_parallel=0, parallel='pmap',
-              reference='', reference_blocks=5, compare_env=None):
+              reference='', reference_blocks=5, compare_env=None,
+              official_checkout=''):
   """One row; ``seeds_in_parallel`` N >= 1 times N independent runs of a
   train-like mode in one step (``batch_size`` examples each; vmap-ed or
   unrolled, :func:`jaxprune.training.step.seeds_strategy`);
@@ -354,6 +362,9 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
   (:mod:`jaxprune.training.parallel`); ``reference='torch'``: the plain
   PyTorch step of the same model and mode timed in ``reference_blocks``
   blocks alternating with jaxprune's (:func:`time_alternating`);
+  ``reference='official'``: the same with the official Lottery Jackpots
+  search step from the checkout at ``official_checkout``
+  (:mod:`experiments.official_jackpots`);
   ``compare_env=(NAME, VALUE)``: the same step built (traced) with that
   trace-time switch set, timed so against the default build."""
   call, spec = step_call(model_name, batch_size, mode, num_classes, dtype,
@@ -371,6 +382,14 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
            'torch_threads': info['threads'], 'torch_version': info['torch'],
            'reference_blocks': reference_blocks,
            'speed_vs_torch': round(ref_step_s / step_s, 3)}
+  elif reference == 'official':
+    from experiments import official_jackpots  # pylint: disable=g-import-not-at-top
+    with official_jackpots.step_runner(official_checkout, model_name,
+                                       batch_size) as (run, info):
+      compile_s, step_s, host, ref_first_s, ref_step_s = time_alternating(
+          call, run, steps, warmup, reference_blocks)
+    ref = official_jackpots.as_row(step_s, ref_first_s, ref_step_s, info,
+                                   reference_blocks)
   elif compare_env:
     with environment(*compare_env):  # the step is traced at its first call
       other, _ = step_call(model_name, batch_size, mode, num_classes, dtype,
@@ -476,6 +495,16 @@ def main(argv):
         and not 1 <= FLAGS.reference_blocks <= FLAGS.steps):
       raise ValueError(f'--reference_blocks={FLAGS.reference_blocks} must '
                        f'be between 1 and --steps={FLAGS.steps}')
+    if FLAGS.official_checkout and FLAGS.reference != 'official':
+      raise ValueError('--official_checkout is read with '
+                       '--reference=official only')
+    if FLAGS.reference == 'official':
+      from experiments import official_jackpots  # pylint: disable=g-import-not-at-top
+      official_jackpots.check_checkout(FLAGS.official_checkout, FLAGS.models,
+                                       FLAGS.modes)
+      if jax.default_backend() != 'cpu':
+        raise ValueError('--reference=official runs the official step on '
+                         'the CPU: compare it with a CPU run of jaxprune')
     if FLAGS.reference and FLAGS.modes:
       from experiments import torch_reference  # pylint: disable=g-import-not-at-top
       torch_reference.check_available(FLAGS.models, FLAGS.modes)
@@ -490,7 +519,8 @@ def main(argv):
           row = bench_one(model_name, int(bs), mode, FLAGS.steps,
                           FLAGS.warmup, FLAGS.num_classes, FLAGS.dtype,
                           FLAGS.seeds_in_parallel, parallel, FLAGS.reference,
-                          FLAGS.reference_blocks, compare_env)
+                          FLAGS.reference_blocks, compare_env,
+                          FLAGS.official_checkout)
           row['matmul_fraction'] = round(row['tflops_per_s'] / matmul, 4)
           print(json.dumps(row), flush=True)
           rows.append(row)
