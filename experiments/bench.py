@@ -505,6 +505,10 @@ def main(argv):
       if jax.default_backend() != 'cpu':
         raise ValueError('--reference=official runs the official step on '
                          'the CPU: compare it with a CPU run of jaxprune')
+      for model_name in FLAGS.models:  # it imports and builds (1 image)
+        with official_jackpots.step_runner(FLAGS.official_checkout,
+                                           model_name, 1):
+          pass
     if FLAGS.reference and FLAGS.modes:
       from experiments import torch_reference  # pylint: disable=g-import-not-at-top
       torch_reference.check_available(FLAGS.models, FLAGS.modes)

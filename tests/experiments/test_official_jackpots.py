@@ -208,14 +208,21 @@ def test_bench_row_against_the_official_step(checkout):
      'with --reference=official only'),
     (['--reference=official', '--official_checkout=CHECKOUT',
       '--modes=train'], '--modes=search'),
+    (['--reference=official', '--official_checkout=BROKEN'],
+     'could not be imported'),
 ])
 def test_bench_refuses_official_flags_before_any_work(checkout, tmp_path, args,
                                                       shown):
+  broken = tmp_path / 'broken'
+  subprocess.run(['cp', '-r', checkout, str(broken)], check=True)
+  with open(broken / 'models' / '__init__.py', 'a') as f:
+    f.write('import a_module_nobody_installed\n')
   out = tmp_path / 'bench.json'
   run = subprocess.run(
       [sys.executable, '-m', 'experiments.bench', '--models=resnet32_jackpot',
        '--modes=search', '--batch_sizes=8', '--steps=5',
-       f'--output={out}'] + [a.replace('CHECKOUT', checkout) for a in args],
+       f'--output={out}'] + [a.replace('CHECKOUT', checkout).replace(
+           'BROKEN', str(broken)) for a in args],
       capture_output=True, text=True)
   assert run.returncode != 0
   assert shown in run.stderr and 'Traceback' not in run.stderr
