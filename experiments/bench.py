@@ -351,6 +351,34 @@ def step_call(model_name, batch_size, mode, num_classes, dtype='float32',
   return call, spec
 
 
+def _torch_row(step_s, first_s, reference_s, info, blocks) -> dict:
+  """The bench row's fields of a plain PyTorch reference timing."""
+  return {'torch_ms_per_step': round(1e3 * reference_s, 3),
+          'torch_compile_s': round(first_s, 3),
+          'torch_threads': info['threads'], 'torch_version': info['torch'],
+          'reference_blocks': blocks,
+          'speed_vs_torch': round(reference_s / step_s, 3)}
+
+
+def _reference_step(reference, model_name, mode, batch_size, num_classes,
+                    official_checkout):
+  """``(runner, as_row)`` of ``--reference``: ``runner`` yields ``(run,
+  info)`` (:func:`experiments.torch_reference.step_runner` or
+  :func:`experiments.official_jackpots.step_runner`), ``as_row`` turns the
+  timings into the row's fields."""
+  # pylint: disable=g-import-not-at-top
+  if reference == 'torch':
+    from experiments import torch_reference
+    return (torch_reference.step_runner(model_name, mode, batch_size,
+                                        num_classes), _torch_row)
+  if reference == 'official':
+    from experiments import official_jackpots
+    return (official_jackpots.step_runner(official_checkout, model_name,
+                                          batch_size),
+            official_jackpots.as_row)
+  raise ValueError(f'unknown reference {reference!r}')
+
+
 def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
               dtype='float32', seeds_in_parallel=0, parallel='pmap',
               reference='', reference_blocks=5, compare_env=None,
@@ -371,25 +399,13 @@ def bench_one(model_name, batch_size, mode, steps, warmup, num_classes,
                          seeds_in_parallel, parallel)
   n_dev = jax.local_device_count()
   ref = {}
-  if reference == 'torch':
-    from experiments import torch_reference  # pylint: disable=g-import-not-at-top
-    with torch_reference.step_runner(model_name, mode, batch_size,
-                                     num_classes) as (run, info):
+  if reference:
+    runner, as_row = _reference_step(reference, model_name, mode, batch_size,
+                                     num_classes, official_checkout)
+    with runner as (run, info):
       compile_s, step_s, host, ref_first_s, ref_step_s = time_alternating(
           call, run, steps, warmup, reference_blocks)
-    ref = {'torch_ms_per_step': round(1e3 * ref_step_s, 3),
-           'torch_compile_s': round(ref_first_s, 3),
-           'torch_threads': info['threads'], 'torch_version': info['torch'],
-           'reference_blocks': reference_blocks,
-           'speed_vs_torch': round(ref_step_s / step_s, 3)}
-  elif reference == 'official':
-    from experiments import official_jackpots  # pylint: disable=g-import-not-at-top
-    with official_jackpots.step_runner(official_checkout, model_name,
-                                       batch_size) as (run, info):
-      compile_s, step_s, host, ref_first_s, ref_step_s = time_alternating(
-          call, run, steps, warmup, reference_blocks)
-    ref = official_jackpots.as_row(step_s, ref_first_s, ref_step_s, info,
-                                   reference_blocks)
+    ref = as_row(step_s, ref_first_s, ref_step_s, info, reference_blocks)
   elif compare_env:
     with environment(*compare_env):  # the step is traced at its first call
       other, _ = step_call(model_name, batch_size, mode, num_classes, dtype,
